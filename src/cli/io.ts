@@ -1,6 +1,4 @@
 // stdout carries data only; logs and progress go to stderr. A closed stdout (`| head`) ends quietly.
-import { once } from 'node:events';
-
 export class StdoutClosed extends Error {
   override name = 'StdoutClosed';
 }
@@ -15,7 +13,16 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 export async function writeOut(chunk: string | Uint8Array): Promise<void> {
   if (closed) throw new StdoutClosed('stdout closed');
   if (!process.stdout.write(chunk)) {
-    await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'error')]);
+    // Wait for 'drain', or for the EPIPE that says the reader has gone (events.once would reject on it).
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        process.stdout.off('drain', done);
+        process.stdout.off('error', done);
+        resolve();
+      };
+      process.stdout.on('drain', done);
+      process.stdout.on('error', done);
+    });
     if (closed) throw new StdoutClosed('stdout closed');
   }
 }
