@@ -1,0 +1,225 @@
+// selective-scan: hand case, backward ref vs finite differences, cpu and gpu.js (webgpu, webasm)
+// vs the float64 reference over odd shapes, with and without h0; streaming (state carried between
+// calls) == one call; chunked CPU backward == reference backward.
+import test from 'ava';
+import {
+  type SelectiveScanArgs, selectiveScanRef, selectiveScanBackwardRef, softplus,
+} from '../../kernels/selective-scan/ref.js';
+import { allocGrads, selectiveScan, selectiveScanBackward } from '../../kernels/selective-scan/cpu.js';
+import { createSelectiveScanKernels } from '../../kernels/selective-scan/gpujs.js';
+import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
+import { mulberry32, randn, randu } from '../helpers/random.js';
+import { f32, maxRelErr, numericGrad, readFlat } from '../helpers/compare.js';
+import { TOLERANCE } from './tolerances.js';
+
+const probe = await probeWebGpu();
+if (!probe.ok) console.log(`selective-scan webgpu tests skipped: ${probe.reason}`);
+const modes: Array<'webgpu' | 'webasm'> = probe.ok ? ['webgpu', 'webasm'] : ['webasm'];
+// one kernel set per (mode, ED, N, options): gpu.js compiles a shader per new shape, the bulk of the time
+const kernelSets = new Map<string, Promise<ReturnType<typeof createSelectiveScanKernels>>>();
+function scanKernels(mode: 'webgpu' | 'webasm', ED: number, N: number, maxSegment?: number) {
+  const key = `${mode} ${ED} ${N} ${maxSegment}`;
+  let k = kernelSets.get(key);
+  if (!k) kernelSets.set(key, (k = getGpu(mode).then((gpu) => createSelectiveScanKernels(gpu, { ED, N, maxSegment }))));
+  return k;
+}
+test.after.always(async () => { await shutdownGpu(); });
+
+/** Seeded inputs in the ranges a trained Mamba sees: A = -exp(A_log), A_log ∈ [0, log 16]. */
+function randomArgs(seed: number, L: number, ED: number, N: number, withH0: boolean): SelectiveScanArgs<Float64Array> {
+  const rng = mulberry32(seed);
+  return {
+    L, ED, N,
+    u: randn(rng, L * ED), deltaRaw: randn(rng, L * ED, 1, -1), z: randn(rng, L * ED),
+    A: randu(rng, ED * N, 0, Math.log(16)).map((x) => -Math.exp(x)),
+    B: randn(rng, L * N), C: randn(rng, L * N), D: randn(rng, ED), deltaBias: randu(rng, ED, -4, 0),
+    h0: withH0 ? randn(rng, ED * N) : null,
+  };
+}
+
+const toF32 = (a: SelectiveScanArgs<Float64Array>): SelectiveScanArgs<Float32Array> => ({
+  L: a.L, ED: a.ED, N: a.N, u: f32(a.u), deltaRaw: f32(a.deltaRaw), z: f32(a.z), A: f32(a.A),
+  B: f32(a.B), C: f32(a.C), D: f32(a.D), deltaBias: f32(a.deltaBias), h0: a.h0 ? f32(a.h0) : null,
+});
+
+/** Tokens [t0, t1) of a sequence (h0 replaced by the caller). */
+function slice<T extends Float32Array | Float64Array>(a: SelectiveScanArgs<T>, t0: number, t1: number, h0: T | null): SelectiveScanArgs<T> {
+  const { ED, N } = a;
+  return {
+    ...a, L: t1 - t0, h0,
+    u: a.u.subarray(t0 * ED, t1 * ED) as T, deltaRaw: a.deltaRaw.subarray(t0 * ED, t1 * ED) as T, z: a.z.subarray(t0 * ED, t1 * ED) as T,
+    B: a.B.subarray(t0 * N, t1 * N) as T, C: a.C.subarray(t0 * N, t1 * N) as T,
+  };
+}
+
+const fmt = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ');
+
+test('by hand: L=2, ED=1, N=1, δ = ln 2 so the decay is exactly 1/2', async (t) => {
+  // raw + bias = 0 → δ = softplus(0) = ln 2, A = -1 → exp(δA) = 1/2; z = ln 3 → silu(z) = ¾·ln 3.
+  const ln2 = Math.LN2, g = 0.75 * Math.log(3);
+  const a: SelectiveScanArgs<Float64Array> = {
+    L: 2, ED: 1, N: 1, u: Float64Array.of(1, 2), deltaRaw: Float64Array.of(-0.5, -0.5), deltaBias: Float64Array.of(0.5),
+    A: Float64Array.of(-1), B: Float64Array.of(1, 0.5), C: Float64Array.of(2, 1), D: Float64Array.of(0.5), z: Float64Array.of(Math.log(3), Math.log(3)),
+  };
+  // h1 = ln2·1·1 = ln2, y1 = 2·ln2 + 0.5·1;  h2 = ½·ln2 + ln2·0.5·2 = 1.5·ln2, y2 = 1.5·ln2 + 0.5·2
+  const want = { out: [(2 * ln2 + 0.5) * g, (1.5 * ln2 + 1) * g], hL: [1.5 * ln2] };
+  // with h0 = 4: h1 = 2 + ln2, y1 = 2·(2 + ln2) + 0.5;  h2 = 1 + 1.5·ln2, y2 = 1 + 1.5·ln2 + 1
+  const wantH0 = { out: [(4 + 2 * ln2 + 0.5) * g, (2 + 1.5 * ln2) * g], hL: [1 + 1.5 * ln2] };
+  const close = (got: ArrayLike<number>, w: number[], tol: number) => w.every((v, i) => Math.abs(got[i] - v) <= tol * Math.abs(v));
+  for (const [h0, w] of [[null, want], [Float64Array.of(4), wantH0]] as const) {
+    const args = { ...a, h0 };
+    const r = selectiveScanRef(args);
+    t.true(close(r.out, w.out, 1e-15) && close(r.hL, w.hL, 1e-15), `ref ${Array.from(r.out)} ${Array.from(r.hL)}`);
+    const c = selectiveScan(toF32(args));
+    t.true(close(c.out, w.out, 1e-6) && close(c.hL, w.hL, 1e-6), `cpu ${Array.from(c.out)}`);
+    for (const mode of modes) {
+      const k = await scanKernels(mode, 1, 1);
+      const g2 = await k.run(toF32(args));
+      t.true(close(g2.out as Float32Array, w.out, 1e-6) && close(g2.hL as Float32Array, w.hL, 1e-6), `${mode} ${Array.from(g2.out as Float32Array)}`);
+    }
+  }
+  t.is(softplus(0), ln2);
+  t.is(softplus(30), 30);
+  t.true(Math.abs(softplus(-30) / Math.exp(-30) - 1) < 1e-12, 'softplus keeps relative precision far below 0');
+});
+
+test('backward ref matches central finite differences (with h0 and dhL)', (t) => {
+  const a = randomArgs(7, 5, 3, 2, true);
+  const rng = mulberry32(8);
+  const dOut = randn(rng, a.L * a.ED), dhL = randn(rng, a.ED * a.N);
+  const g = selectiveScanBackwardRef(a, dOut, dhL);
+  // loss = Σ dOut·out + Σ dhL·hL, as one flat output vector
+  const f = () => { const r = selectiveScanRef(a); return Float64Array.from([...r.out, ...r.hL]); };
+  const w = Float64Array.from([...dOut, ...dhL]);
+  const errs = {
+    dU: maxRelErr(g.dU, numericGrad(f, a.u, w)), dDeltaRaw: maxRelErr(g.dDeltaRaw, numericGrad(f, a.deltaRaw, w)),
+    dA: maxRelErr(g.dA, numericGrad(f, a.A, w)), dB: maxRelErr(g.dB, numericGrad(f, a.B, w)), dC: maxRelErr(g.dC, numericGrad(f, a.C, w)),
+    dD: maxRelErr(g.dD, numericGrad(f, a.D, w)), dZ: maxRelErr(g.dZ, numericGrad(f, a.z, w)),
+    dDeltaBias: maxRelErr(g.dDeltaBias, numericGrad(f, a.deltaBias, w)), dh0: maxRelErr(g.dh0, numericGrad(f, a.h0!, w)),
+  };
+  t.log(`max rel err vs finite differences: ${fmt(errs)}`);
+  for (const e of Object.values(errs)) t.true(e < TOLERANCE.finiteDifference);
+});
+
+const shapes: Array<[number, number, number]> = [
+  [1, 5, 1], [1, 33, 16], [3, 5, 16], [3, 33, 1], [257, 5, 1], [257, 33, 16], [4099, 5, 16], [4099, 33, 1],
+];
+
+for (const [L, ED, N] of shapes) {
+  for (const withH0 of [false, true]) {
+    test(`forward cpu${modes.map((m) => `, ${m}`).join('')} vs reference, L=${L} ED=${ED} N=${N}${withH0 ? ' with h0' : ''}`, async (t) => {
+      const a = randomArgs(L * 100 + ED + N + (withH0 ? 1 : 0), L, ED, N, withH0);
+      const ref = selectiveScanRef(a);
+      const c = selectiveScan(toF32(a));
+      const errs: Record<string, number> = { 'cpu out': maxRelErr(c.out, ref.out), 'cpu hL': maxRelErr(c.hL, ref.hL) };
+      for (const mode of modes) {
+        const k = await scanKernels(mode, ED, N);
+        const g = await k.run(toF32(a));
+        errs[`${mode} out`] = maxRelErr(g.out as Float32Array, ref.out);
+        errs[`${mode} hL`] = maxRelErr(g.hL as Float32Array, ref.hL);
+      }
+      t.log(`max rel err: ${fmt(errs)}`);
+      for (const e of Object.values(errs)) t.true(e < TOLERANCE.forward);
+    });
+  }
+}
+
+test('streaming: two calls carrying the state == one call (ref, cpu, gpu.js), gpu.js segments == one segment', async (t) => {
+  const a = randomArgs(11, 1000, 7, 16, true);
+  const [L, split] = [a.L, 389];
+  const errs: Record<string, number> = {};
+  const r = selectiveScanRef(a);
+  const r1 = selectiveScanRef(slice(a, 0, split, a.h0!));
+  const r2 = selectiveScanRef(slice(a, split, L, r1.hL));
+  errs.ref = Math.max(maxRelErr(Float64Array.from([...r1.out, ...r2.out]), r.out), maxRelErr(r2.hL, r.hL));
+  const a32 = toF32(a);
+  const c = selectiveScan(a32);
+  const c1 = selectiveScan(slice(a32, 0, split, a32.h0!));
+  const c2 = selectiveScan(slice(a32, split, L, c1.hL));
+  errs.cpu = Math.max(maxRelErr(Float32Array.from([...c1.out, ...c2.out]), c.out), maxRelErr(c2.hL, c.hL));
+  for (const mode of modes) {
+    const k = await scanKernels(mode, a.ED, a.N);
+    const g = await k.run(a32);
+    const g1 = await k.run(slice(a32, 0, split, a32.h0!));
+    const g2 = await k.run(slice(a32, split, L, g1.hL as Float32Array));
+    errs[`${mode} two calls`] = Math.max(
+      maxRelErr(Float32Array.from([...(g1.out as Float32Array), ...(g2.out as Float32Array)]), g.out as Float32Array),
+      maxRelErr(g2.hL as Float32Array, g.hL as Float32Array));
+    // force segments of 96 tokens (the binding-limit path): state carried on the device
+    const ks = await scanKernels(mode, a.ED, a.N, 96);
+    const gs = await ks.run(a32);
+    errs[`${mode} 96-token segments`] = Math.max(maxRelErr(gs.out as Float32Array, g.out as Float32Array), maxRelErr(gs.hL as Float32Array, g.hL as Float32Array));
+    errs[`${mode} segments vs ref`] = maxRelErr(gs.out as Float32Array, r.out);
+  }
+  t.log(`max rel err, split vs one call: ${fmt(errs)}`);
+  for (const [name, e] of Object.entries(errs)) t.true(e < (name.endsWith('vs ref') ? TOLERANCE.forward : TOLERANCE.streamed), name);
+});
+
+test('cpu chunk-start states equal the state of a run stopped there; chunked cpu == one-shot', (t) => {
+  const a = toF32(randomArgs(12, 300, 5, 16, true));
+  const chunk = 64;
+  const full = selectiveScan(a, { chunk });
+  let maxErr = 0;
+  let h = a.h0!;
+  const out = new Float32Array(a.L * a.ED);
+  for (let t0 = 0, c = 0; t0 < a.L; t0 += chunk, c++) {
+    maxErr = Math.max(maxErr, maxRelErr(full.boundaries!.subarray(c * a.ED * a.N, (c + 1) * a.ED * a.N), h));
+    const r = selectiveScan(slice(a, t0, Math.min(a.L, t0 + chunk), h));
+    out.set(r.out, t0 * a.ED);
+    h = r.hL;
+  }
+  const errs = { boundaries: maxErr, out: maxRelErr(out, full.out), hL: maxRelErr(h, full.hL) };
+  t.log(`max rel err, chunk by chunk vs one-shot: ${fmt(errs)}`);
+  for (const e of Object.values(errs)) t.true(e < TOLERANCE.streamed);
+});
+
+for (const [L, ED, N, chunk] of [[1, 5, 16, 64], [3, 33, 1, 2], [257, 5, 16, 16], [1000, 7, 16, 64]] as Array<[number, number, number, number]>) {
+  test(`cpu backward (chunked recompute, chunk ${chunk}) vs reference backward, L=${L} ED=${ED} N=${N}`, (t) => {
+    const a = randomArgs(L + 31 * ED + N, L, ED, N, true);
+    const rng = mulberry32(L + 5);
+    const dOut = randn(rng, L * ED), dhL = randn(rng, ED * N);
+    const ref = selectiveScanBackwardRef(a, dOut, dhL);
+    const a32 = toF32(a);
+    const got = selectiveScanBackward(a32, f32(dOut), f32(dhL), { chunk });
+    // the worker split: two channel ranges accumulating into shared gradients give the same result
+    const mid = Math.floor(ED / 2);
+    const shared = allocGrads(L, ED, N);
+    const fwd = selectiveScan(a32, { chunk });
+    selectiveScanBackward(a32, f32(dOut), f32(dhL), { chunk, d0: 0, d1: mid, grads: shared, boundaries: fwd.boundaries });
+    selectiveScanBackward(a32, f32(dOut), f32(dhL), { chunk, d0: mid, d1: ED, grads: shared, boundaries: fwd.boundaries });
+    const errs: Record<string, number> = {};
+    for (const k of Object.keys(ref) as Array<keyof typeof ref>) {
+      errs[k] = maxRelErr(got[k], ref[k]);
+      errs[`${k} (split)`] = maxRelErr(shared[k], ref[k]);
+    }
+    t.log(`max rel err: ${fmt(errs)}`);
+    for (const e of Object.values(errs)) t.true(e < TOLERANCE.backward);
+  });
+}
+
+(probe.ok ? test : test.skip)('webgpu: device-handle inputs stay on the device and return handles', async (t) => {
+  const gpu = await getGpu('webgpu');
+  const a = randomArgs(21, 200, 9, 16, true);
+  const a32 = toF32(a);
+  const uploads = new Map<number, any>();
+  const upload = async (x: Float32Array) => {
+    let k = uploads.get(x.length);
+    if (!k) uploads.set(x.length, (k = gpu.createKernel(function (this: { thread: { x: number } }, v: number[]) { return v[this.thread.x]; }, { output: [x.length], pipeline: true, immutable: true })));
+    return k(x);
+  };
+  const BC = new Float32Array(a.L * 2 * a.N);
+  for (let i = 0; i < a.L; i++) { BC.set(a32.B.subarray(i * a.N, (i + 1) * a.N), i * 2 * a.N); BC.set(a32.C.subarray(i * a.N, (i + 1) * a.N), i * 2 * a.N + a.N); }
+  const k = createSelectiveScanKernels(gpu, { ED: a.ED, N: a.N });
+  const r = await k.run({
+    L: a.L, ED: a.ED, N: a.N, u: await upload(a32.u), deltaRaw: await upload(a32.deltaRaw), z: await upload(a32.z),
+    A: await upload(a32.A), D: await upload(a32.D), deltaBias: await upload(a32.deltaBias), BC: await upload(BC), h0: await upload(a32.h0!),
+  });
+  t.true(typeof (r.out as any).toArray === 'function' && typeof (r.hL as any).toArray === 'function', 'results are device handles');
+  const ref = selectiveScanRef(a);
+  const out = (await readFlat(r.out)).subarray(0, a.L * a.ED);
+  const errs = { out: maxRelErr(out, ref.out), hL: maxRelErr(await readFlat(r.hL), ref.hL) };
+  (r.out as any).delete();
+  (r.hL as any).delete();
+  t.log(`max rel err: ${fmt(errs)}`);
+  for (const e of Object.values(errs)) t.true(e < TOLERANCE.forward);
+});
