@@ -1,0 +1,111 @@
+// conv1d — gpu.js kernels for the causal depthwise conv with streaming state, forward and backward.
+// Same contract as ref.ts: x (L, C), w (C, K), b (C), stateIn (K-1, C) (pass zeros at a sequence
+// start: gpu.js kernels cannot take null). One thread per output element; the K taps are a constant
+// loop, the sums over L (dW, dB) loop to the constant L. Index arithmetic stays i32 (kernelSettings).
+//   forward(x, w, b, stateIn) → y (L, C)  (forwardSilu: SiLU(y), the mixer's next step, fused)
+//   stateOut(x, stateIn) → (K-1, C): the last K-1 inputs, next chunk's stateIn
+//   backwardX(dY, w, dStateOut) → dX (L, C);  backwardState(dY, w, dStateOut) → dStateIn (K-1, C)
+//   backwardW(dY, x, stateIn) → dW (C, K);     backwardB(dY) → dB (C)
+// Requires L ≥ 1, K ≥ 2. Tolerance: TOLERANCE.forward / .backward.
+import { kernelSettings, type GpuJsLike, type KernelOptions } from '../gpujs-types.js';
+
+interface This {
+  thread: { x: number; y: number };
+  constants: { L: number; C: number; K: number };
+}
+
+/** y[t, c]; thread (x = c, y = t). */
+function convFwd(this: This, x: number[], w: number[], b: number[], state: number[]): number {
+  let s = b[this.thread.x];
+  for (let k = 0; k < this.constants.K; k++) {
+    if (this.thread.y - this.constants.K + 1 + k >= 0) {
+      s += w[this.thread.x * this.constants.K + k] * x[(this.thread.y - this.constants.K + 1 + k) * this.constants.C + this.thread.x];
+    } else {
+      s += w[this.thread.x * this.constants.K + k] * state[(this.thread.y + k) * this.constants.C + this.thread.x];
+    }
+  }
+  return s;
+}
+
+function convFwdSilu(this: This, x: number[], w: number[], b: number[], state: number[]): number {
+  let s = b[this.thread.x];
+  for (let k = 0; k < this.constants.K; k++) {
+    if (this.thread.y - this.constants.K + 1 + k >= 0) {
+      s += w[this.thread.x * this.constants.K + k] * x[(this.thread.y - this.constants.K + 1 + k) * this.constants.C + this.thread.x];
+    } else {
+      s += w[this.thread.x * this.constants.K + k] * state[(this.thread.y + k) * this.constants.C + this.thread.x];
+    }
+  }
+  return s / (1 + Math.exp(-s));
+}
+
+/** stateOut[j, c] = xe[L - (K-1) + j, c]; thread (x = c, y = j). */
+function convStateOut(this: This, x: number[], state: number[]): number {
+  if (this.constants.L - this.constants.K + 1 + this.thread.y >= 0) {
+    return x[(this.constants.L - this.constants.K + 1 + this.thread.y) * this.constants.C + this.thread.x];
+  }
+  return state[(this.constants.L + this.thread.y) * this.constants.C + this.thread.x];
+}
+
+/** dX[t, c] = Σ_k w[c, k] dY[t + K-1-k, c] + dStateOut[t - L + K-1, c]; thread (x = c, y = t). */
+function convBwdX(this: This, dY: number[], w: number[], dStateOut: number[]): number {
+  let s = 0;
+  for (let k = 0; k < this.constants.K; k++) {
+    if (this.thread.y + this.constants.K - 1 - k < this.constants.L) {
+      s += w[this.thread.x * this.constants.K + k] * dY[(this.thread.y + this.constants.K - 1 - k) * this.constants.C + this.thread.x];
+    }
+  }
+  if (this.thread.y - this.constants.L + this.constants.K - 1 >= 0) {
+    s += dStateOut[(this.thread.y - this.constants.L + this.constants.K - 1) * this.constants.C + this.thread.x];
+  }
+  return s;
+}
+
+/** dStateIn[j, c] = dxe[j - (K-1), c]; thread (x = c, y = j). */
+function convBwdState(this: This, dY: number[], w: number[], dStateOut: number[]): number {
+  let s = 0;
+  for (let k = 0; k < this.constants.K; k++) {
+    if (this.thread.y - k >= 0 && this.thread.y - k < this.constants.L) {
+      s += w[this.thread.x * this.constants.K + k] * dY[(this.thread.y - k) * this.constants.C + this.thread.x];
+    }
+  }
+  if (this.thread.y - this.constants.L >= 0) {
+    s += dStateOut[(this.thread.y - this.constants.L) * this.constants.C + this.thread.x];
+  }
+  return s;
+}
+
+/** dW[c, k] = Σ_t dY[t, c] xe[t - K + 1 + k, c]; thread (x = k, y = c). */
+function convBwdW(this: This, dY: number[], x: number[], state: number[]): number {
+  let s = 0;
+  for (let t = 0; t < this.constants.L; t++) {
+    if (t - this.constants.K + 1 + this.thread.x >= 0) {
+      s += dY[t * this.constants.C + this.thread.y] * x[(t - this.constants.K + 1 + this.thread.x) * this.constants.C + this.thread.y];
+    } else {
+      s += dY[t * this.constants.C + this.thread.y] * state[(t + this.thread.x) * this.constants.C + this.thread.y];
+    }
+  }
+  return s;
+}
+
+/** dB[c] = Σ_t dY[t, c]; thread x = c. */
+function convBwdB(this: This, dY: number[]): number {
+  let s = 0;
+  for (let t = 0; t < this.constants.L; t++) s += dY[t * this.constants.C + this.thread.x];
+  return s;
+}
+
+export function createConv1dKernels(gpu: GpuJsLike, shape: { L: number; C: number; K: number }, opts: KernelOptions = {}) {
+  const { L, C, K } = shape;
+  if (K < 2 || L < 1) throw new RangeError(`conv1d kernels need K ≥ 2 and L ≥ 1 (got K=${K}, L=${L})`);
+  const c = { L, C, K };
+  return {
+    forward: gpu.createKernel(convFwd, kernelSettings([C, L], c, {}, opts)),
+    forwardSilu: gpu.createKernel(convFwdSilu, kernelSettings([C, L], c, {}, opts)),
+    stateOut: gpu.createKernel(convStateOut, kernelSettings([C, K - 1], c, {}, opts)),
+    backwardX: gpu.createKernel(convBwdX, kernelSettings([C, L], c, {}, opts)),
+    backwardState: gpu.createKernel(convBwdState, kernelSettings([C, K - 1], c, {}, opts)),
+    backwardW: gpu.createKernel(convBwdW, kernelSettings([K, C], c, {}, opts)),
+    backwardB: gpu.createKernel(convBwdB, kernelSettings([C], c, {}, opts)),
+  };
+}

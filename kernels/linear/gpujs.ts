@@ -1,0 +1,78 @@
+// linear — gpu.js kernels for y = x Wᵀ (+ b) and its backward (dX, dW, db).
+// Same contract as ref.ts: x (L, IN), W (OUT, IN) PyTorch layout, b (OUT); dX = dY W, dW = dYᵀ x,
+// db = Σ_t dY. One thread per output element; the reduction loop runs to an Integer constant (a real
+// loop: argument bounds would be capped at 1,000 iterations), and index arithmetic stays i32 (see
+// kernelSettings). Not tiled / no shared memory: gpu.js cannot express workgroup memory.
+// 2-D outputs are [columns, rows] in gpu.js order: thread.x is the column (o or i), thread.y the row.
+// Inputs may be Float32Arrays or device handles from `pipeline: true` kernels (indexed flat).
+// Tolerance vs the float64 reference: TOLERANCE.forward / .backward.
+import { kernelSettings, type GpuJsLike, type KernelOptions } from '../gpujs-types.js';
+
+interface This {
+  thread: { x: number; y: number };
+  constants: { L: number; IN: number; OUT: number };
+}
+
+function linearFwd(this: This, x: number[], W: number[]): number {
+  let s = 0;
+  for (let i = 0; i < this.constants.IN; i++) {
+    s += x[this.thread.y * this.constants.IN + i] * W[this.thread.x * this.constants.IN + i];
+  }
+  return s;
+}
+
+function linearFwdBias(this: This, x: number[], W: number[], b: number[]): number {
+  let s = b[this.thread.x];
+  for (let i = 0; i < this.constants.IN; i++) {
+    s += x[this.thread.y * this.constants.IN + i] * W[this.thread.x * this.constants.IN + i];
+  }
+  return s;
+}
+
+/** dX[t, i] = Σ_o dY[t, o] W[o, i]; thread (x = i, y = t). */
+function linearBwdX(this: This, dY: number[], W: number[]): number {
+  let s = 0;
+  for (let o = 0; o < this.constants.OUT; o++) {
+    s += dY[this.thread.y * this.constants.OUT + o] * W[o * this.constants.IN + this.thread.x];
+  }
+  return s;
+}
+
+/** dW[o, i] = Σ_t dY[t, o] x[t, i]; thread (x = i, y = o). */
+function linearBwdW(this: This, dY: number[], x: number[]): number {
+  let s = 0;
+  for (let t = 0; t < this.constants.L; t++) {
+    s += dY[t * this.constants.OUT + this.thread.y] * x[t * this.constants.IN + this.thread.x];
+  }
+  return s;
+}
+
+/** db[o] = Σ_t dY[t, o]; thread x = o. */
+function linearBwdB(this: This, dY: number[]): number {
+  let s = 0;
+  for (let t = 0; t < this.constants.L; t++) s += dY[t * this.constants.OUT + this.thread.x];
+  return s;
+}
+
+export interface LinearShape {
+  L: number;
+  IN: number;
+  OUT: number;
+  /** forward takes b and adds it; backward gets a db kernel */
+  bias: boolean;
+}
+
+/**
+ * Kernels for one shape. forward(x, W[, b]) → y (L, OUT); backwardX(dY, W) → dX (L, IN);
+ * backwardW(dY, x) → dW (OUT, IN); backwardB(dY) → db (OUT) when bias.
+ */
+export function createLinearKernels(gpu: GpuJsLike, shape: LinearShape, opts: KernelOptions = {}) {
+  const { L, IN, OUT } = shape;
+  const c = { L, IN, OUT };
+  return {
+    forward: gpu.createKernel(shape.bias ? linearFwdBias : linearFwd, kernelSettings([OUT, L], c, {}, opts)),
+    backwardX: gpu.createKernel(linearBwdX, kernelSettings([IN, L], c, {}, opts)),
+    backwardW: gpu.createKernel(linearBwdW, kernelSettings([IN, OUT], c, {}, opts)),
+    backwardB: shape.bias ? gpu.createKernel(linearBwdB, kernelSettings([OUT], c, {}, opts)) : null,
+  };
+}

@@ -1,0 +1,106 @@
+// linear: reference by hand, finite differences, cpu and gpu.js (webgpu, webasm) vs the float64 reference.
+import test from 'ava';
+import { linearRef, linearBackwardRef } from '../../kernels/linear/ref.js';
+import { linear, linearBackward, gemmABt } from '../../kernels/linear/cpu.js';
+import { createLinearKernels } from '../../kernels/linear/gpujs.js';
+import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
+import { mulberry32, randn } from '../helpers/random.js';
+import { f32, maxRelErr, numericGrad, readFlat } from '../helpers/compare.js';
+import { TOLERANCE } from './tolerances.js';
+
+const probe = await probeWebGpu();
+if (!probe.ok) console.log(`linear webgpu tests skipped: ${probe.reason}`);
+test.after.always(async () => { await shutdownGpu(); });
+
+test('linearRef by hand: 2 tokens, 3 → 2 with bias', (t) => {
+  const x = Float64Array.of(1, 2, 3, -1, 0, 2); // (2, 3)
+  const W = Float64Array.of(1, 0, -1, 0.5, 0.5, 0.5); // (2, 3)
+  const b = Float64Array.of(10, -1);
+  t.deepEqual(Array.from(linearRef(x, W, b, 2, 3, 2)), [1 + 0 - 3 + 10, 3 - 1, -1 - 2 + 10, 0.5 - 1]);
+  const { dX, dW, db } = linearBackwardRef(x, W, Float64Array.of(1, 0, 0, 2), 2, 3, 2, true);
+  t.deepEqual(Array.from(dX), [1, 0, -1, 1, 1, 1]);
+  t.deepEqual(Array.from(dW), [1, 2, 3, -2, 0, 4]);
+  t.deepEqual(Array.from(db!), [1, 2]);
+});
+
+test('linearBackwardRef matches central finite differences', (t) => {
+  const rng = mulberry32(11);
+  const [L, IN, OUT] = [3, 5, 4];
+  const x = randn(rng, L * IN), W = randn(rng, OUT * IN), b = randn(rng, OUT), dY = randn(rng, L * OUT);
+  const g = linearBackwardRef(x, W, dY, L, IN, OUT, true);
+  const f = () => linearRef(x, W, b, L, IN, OUT);
+  const errs = [maxRelErr(g.dX, numericGrad(f, x, dY)), maxRelErr(g.dW, numericGrad(f, W, dY)), maxRelErr(g.db!, numericGrad(f, b, dY))];
+  t.log(`max rel err dX, dW, db vs finite differences: ${errs.map((e) => e.toExponential(2)).join(', ')}`);
+  for (const e of errs) t.true(e < TOLERANCE.finiteDifference);
+});
+
+const cpuShapes: Array<[number, number, number]> = [[1, 33, 5], [3, 5, 129], [257, 129, 33], [4099, 33, 129], [4099, 8, 7]];
+for (const [L, IN, OUT] of cpuShapes) {
+  test(`cpu linear + backward vs reference, L=${L} IN=${IN} OUT=${OUT}`, (t) => {
+    const rng = mulberry32(L * 7 + IN);
+    const x = randn(rng, L * IN), W = randn(rng, OUT * IN, 0.1), b = randn(rng, OUT), dY = randn(rng, L * OUT);
+    const ref = linearRef(x, W, b, L, IN, OUT);
+    const got = linear(f32(x), f32(W), f32(b), L, IN, OUT);
+    const gr = linearBackwardRef(x, W, dY, L, IN, OUT, true);
+    const gg = linearBackward(f32(x), f32(W), f32(dY), L, IN, OUT, true);
+    const e = { y: maxRelErr(got, ref), dX: maxRelErr(gg.dX, gr.dX), dW: maxRelErr(gg.dW, gr.dW), db: maxRelErr(gg.db!, gr.db!) };
+    t.log(`max rel err ${JSON.stringify(e)}`);
+    t.true(e.y < TOLERANCE.forward);
+    for (const v of [e.dX, e.dW, e.db]) t.true(v < TOLERANCE.backward);
+  });
+}
+
+test('cpu gemmABt accumulate adds into C; a row slice of W is a fused-projection slice', (t) => {
+  const rng = mulberry32(5);
+  const [L, IN, OUT] = [7, 9, 10];
+  const x = f32(randn(rng, L * IN)), W = f32(randn(rng, OUT * IN));
+  const full = linear(x, W, null, L, IN, OUT);
+  const part = linear(x, W.subarray(3 * IN, 8 * IN), null, L, IN, 5);
+  let err = 0;
+  for (let tt = 0; tt < L; tt++) for (let o = 0; o < 5; o++) err = Math.max(err, Math.abs(part[tt * 5 + o] - full[tt * OUT + o + 3]));
+  t.is(err, 0);
+  const C = f32(full);
+  gemmABt(x, W, C, L, OUT, IN, null, true);
+  t.true(maxRelErr(C, Array.from(full, (v) => 2 * v)) < 1e-7);
+});
+
+for (const mode of ['webgpu', 'webasm'] as const) {
+  const run = mode === 'webgpu' && !probe.ok ? test.skip : test;
+  for (const [L, IN, OUT] of [[1, 33, 5], [3, 5, 129], [257, 33, 17], [4099, 9, 5]] as Array<[number, number, number]>) {
+    run(`${mode} linear forward + backward vs reference, L=${L} IN=${IN} OUT=${OUT}`, async (t) => {
+      const gpu = await getGpu(mode);
+      const rng = mulberry32(L + 3 * OUT);
+      const x = randn(rng, L * IN), W = randn(rng, OUT * IN, 0.1), b = randn(rng, OUT), dY = randn(rng, L * OUT);
+      const kb = createLinearKernels(gpu, { L, IN, OUT, bias: true });
+      const kn = createLinearKernels(gpu, { L, IN, OUT, bias: false });
+      const ref = linearRef(x, W, b, L, IN, OUT);
+      const refNoBias = linearRef(x, W, null, L, IN, OUT);
+      const gr = linearBackwardRef(x, W, dY, L, IN, OUT, true);
+      const e = {
+        y: maxRelErr(await readFlat(kb.forward(f32(x), f32(W), f32(b))), ref),
+        yNoBias: maxRelErr(await readFlat(kn.forward(f32(x), f32(W))), refNoBias),
+        dX: maxRelErr(await readFlat(kb.backwardX(f32(dY), f32(W))), gr.dX),
+        dW: maxRelErr(await readFlat(kb.backwardW(f32(dY), f32(x))), gr.dW),
+        db: maxRelErr(await readFlat(kb.backwardB!(f32(dY))), gr.db!),
+      };
+      t.log(`max rel err ${JSON.stringify(e)}`);
+      t.true(e.y < TOLERANCE.forward && e.yNoBias < TOLERANCE.forward);
+      for (const v of [e.dX, e.dW, e.db]) t.true(v < TOLERANCE.backward);
+    });
+  }
+}
+
+test(`${probe.ok ? 'webgpu' : 'webasm'} linear chains device handles (pipeline: true): x → y → dX`, async (t) => {
+  const gpu = await getGpu(probe.ok ? 'webgpu' : 'webasm');
+  const rng = mulberry32(99);
+  const [L, IN, OUT] = [257, 17, 9];
+  const x = randn(rng, L * IN), W1 = randn(rng, OUT * IN, 0.2), W2 = randn(rng, IN * OUT, 0.2);
+  const k1 = createLinearKernels(gpu, { L, IN, OUT, bias: false }, { pipeline: true });
+  const k2 = createLinearKernels(gpu, { L, IN: OUT, OUT: IN, bias: false }, { pipeline: true });
+  const h = await k1.forward(f32(x), f32(W1));
+  const y2 = await readFlat(k2.forward(h, f32(W2)));
+  const ref = linearRef(linearRef(x, W1, null, L, IN, OUT), W2, null, L, OUT, IN);
+  const e = maxRelErr(y2, ref);
+  t.log(`max rel err of two chained linears: ${e.toExponential(2)}`);
+  t.true(e < TOLERANCE.forward);
+});
