@@ -1,6 +1,13 @@
 // Every subcommand, in the order `mamba-dna --help` lists them. Each module exports register(program).
 import type { Command } from 'commander';
+import { register as index } from './index-cmd.js';
+import { register as info } from './info.js';
+import { register as init } from './init.js';
+import { register as tokenize } from './tokenize.js';
+import { register as embed } from './embed.js';
+import { register as evaluate } from './eval.js';
+import { register as devices } from './devices.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [];
+export const commands: Register[] = [index, info, tokenize, init, embed, evaluate, devices];
