@@ -83,8 +83,11 @@ test('embed --pool none: row i is the state after base i; the mean of the rows i
   const npy = await runCli(['embed', '--model', model, '--fasta', LAMBDA, '-r', region, '--pool', 'none', '--format', 'npy', '--device', 'cpu']);
   t.is(npy.code, 0, npy.stderr);
   writeFileSync(npyPath, npy.stdoutBytes);
-  const py = spawnSync('python3', ['-c', `import numpy as np, json; a = np.load(${JSON.stringify(npyPath)}); print(json.dumps([list(a.shape), str(a.dtype), float(a[5, 3])]))`], { encoding: 'utf8' });
-  if (py.status !== 0 && /No module named 'numpy'/.test(py.stderr)) {
+  // Debian's python3-numpy lives beside /usr/bin/python3; a pyenv python3 on PATH may have its own
+  const script = `import numpy as np, json; a = np.load(${JSON.stringify(npyPath)}); print(json.dumps([list(a.shape), str(a.dtype), float(a[5, 3])]))`;
+  let py = spawnSync('/usr/bin/python3', ['-c', script], { encoding: 'utf8' });
+  if (py.status !== 0) py = spawnSync('python3', ['-c', script], { encoding: 'utf8' });
+  if (py.status !== 0 && /No module named 'numpy'|ENOENT/.test(`${py.stderr}${py.error?.message ?? ''}`)) {
     t.log('numpy not installed: .npy checked by header only (scripts/install-system-deps.sh installs python3-numpy)');
     t.is(npy.stdoutBytes.subarray(0, 6).toString('latin1'), '\x93NUMPY');
     return;
