@@ -1,0 +1,342 @@
+// Float32 CPU gradient engine for the Mamba LM: the same forward/backward as the float64 reference
+// (grad-ref.ts), run in chunks along L so memory is bounded by the chunk, not the sequence.
+// Not multi-threaded (one core), not the reference, and not a training loop (src/train/ has that).
+//
+// Backpropagation through time in chunks (activation checkpointing along L and across layers):
+//   pass 1  forward over chunks 0..nC-2, all layers, keeping only each layer's conv state (K-1, ED) and
+//           SSM state (ED, N) at every chunk start: (nC, nLayer, (K-1)·ED + ED·N) floats;
+//   pass 2  chunks nC-1 down to 0: recompute the chunk's forward from the embedding and the stored
+//           chunk-start states (keeping each layer's input residual stream, and either every internal
+//           activation or — recomputeLayers — only those residuals, redoing each layer's internals
+//           right before its backward), then the loss and the backward down through the layers.
+//           Each layer carries ∂loss/∂(state at the chunk start) — the scan's dh0 and the conv's dState —
+//           into the same layer's backward in the previous chunk, so the result is the exact gradient.
+// The scan's own backward recomputes its states in sub-chunks of `scanChunk` tokens from the chunk-start
+// states its forward saved (kernels/selective-scan/cpu.ts). Parameter gradients accumulate in float64.
+//
+// Memory for a sequence of L tokens, chunk T (float32): boundaries L/T·nLayer·((K-1)·ED + ED·N)·4 B
+// plus activations T·(nLayer+1)·D·4 B and one (recomputeLayers) or nLayer sets of
+// T·(2D + 6ED + R + 2N)·4 B. Default model (D 128, ED 256, N 16, 12 layers), T 4096: ≈ 230 KB per chunk
+// start (60 MB at L = 2^20), 27 MB of residuals, 32 MB per internals set (12 sets exceed the 256 MiB
+// budget, so layers are recomputed). Measured: L 4096 runs at ≈ 190 MiB RSS; docs/benchmarks.md.
+import { conv1d, conv1dBackward } from '../../kernels/conv1d/cpu.js';
+import { crossEntropy, crossEntropyBackward } from '../../kernels/cross-entropy/cpu.js';
+import { embedding } from '../../kernels/embedding/cpu.js';
+import { linear, linearBackward, type LinearBackwardBuffers } from '../../kernels/linear/cpu.js';
+import { rmsNorm, rmsNormBackward } from '../../kernels/rms-norm/cpu.js';
+import { allocGrads, selectiveScan, selectiveScanBackward } from '../../kernels/selective-scan/cpu.js';
+import type { SelectiveScanArgs, SelectiveScanGrads } from '../../kernels/selective-scan/ref.js';
+import { silu, siluBackward } from '../../kernels/silu/cpu.js';
+import type { MambaConfig, MambaDims } from '../model/config.js';
+import { dims } from '../model/config.js';
+import type { LayerWeights, MambaWeights } from '../model/weights.js';
+import { checkTrainable } from './grad-check.js';
+import { type LayerParams, type ModelParams, toFloat32, zerosLike } from './grad-weights.js';
+import type { Batch, GradientFn, LossAndGrads } from './types.js';
+
+export interface CpuGradOptions {
+  /** tokens per chunk along L (default 4096; a sequence no longer than this runs in one chunk) */
+  chunk?: number;
+  /**
+   * keep only each layer's input residual stream per chunk and recompute the layer's internals before
+   * its backward (one more forward's work, nLayer× less activation memory). Default: recompute when
+   * the kept internals of a chunk would exceed 256 MiB.
+   */
+  recomputeLayers?: boolean;
+  /** sub-chunk of the selective scan's backward recompute (default 64) */
+  scanChunk?: number;
+}
+
+/** One layer's internal activations over a chunk of up to T tokens (capacity T; views of Lc rows are used). */
+interface Acts {
+  xn: Float32Array; // (T, D)
+  x: Float32Array; // (T, ED)
+  z: Float32Array; // (T, ED)
+  xPre: Float32Array; // (T, ED) conv output before SiLU
+  xc: Float32Array; // (T, ED) scan input u
+  dtLow: Float32Array; // (T, R)
+  Bm: Float32Array; // (T, N)
+  Cm: Float32Array; // (T, N)
+  deltaRaw: Float32Array; // (T, ED)
+  y: Float32Array; // (T, ED) gated scan output
+  scanBounds: Float32Array | undefined; // (⌈Lc/scanChunk⌉, ED, N) for the scan's backward
+}
+
+function allocActs(T: number, d: MambaDims): Acts {
+  const { D, ED, N, R } = d;
+  const f = (n: number) => new Float32Array(n);
+  return {
+    xn: f(T * D), x: f(T * ED), z: f(T * ED), xPre: f(T * ED), xc: f(T * ED), dtLow: f(T * R), Bm: f(T * N), Cm: f(T * N),
+    deltaRaw: f(T * ED), y: f(T * ED), scanBounds: undefined,
+  };
+}
+
+/** Floats per token of one Acts set. */
+const actsFloatsPerToken = (d: MambaDims) => 2 * d.D + 6 * d.ED + d.R + 2 * d.N;
+
+const view = (a: Float32Array, n: number) => a.subarray(0, n);
+
+function addInto(dst: Float64Array, src: Float32Array, n: number, off = 0): void {
+  for (let k = 0; k < n; k++) dst[off + k] += src[k];
+}
+
+/** Everything one model needs during a call: weights, dims, precomputed A, scratch buffers. */
+class Engine {
+  readonly d: MambaDims;
+  readonly T: number;
+  readonly scanChunk: number;
+  readonly recompute: boolean;
+  readonly eps: number;
+  readonly A: Float32Array[]; // per layer, -exp(A_log) computed in float64 (as MambaModel.load)
+  readonly head: Float32Array;
+  readonly g64: ModelParams<Float64Array>;
+  readonly lb: LinearBackwardBuffers; // shared scratch for linearBackward
+  readonly acts: Acts[]; // nLayer sets, or one shared set when recomputing
+  readonly hid: Float32Array; // (T, D) a layer's mixer output
+  readonly scanGrads: SelectiveScanGrads<Float32Array>;
+  readonly dXdbl: Float32Array; // (T, R+2N)
+  readonly dXZ: Float32Array; // (T, 2ED)
+  readonly dXc: Float32Array; // (T, ED)
+  readonly dXPre: Float32Array; // (T, ED)
+  readonly dConvX: Float32Array; // (T, ED)
+  readonly dNorm: Float32Array; // (T, D)
+  readonly convScratch: Float32Array; // (K-1, ED): a state output nobody reads
+  readonly ssmScratch: Float32Array; // (ED, N)
+
+  constructor(readonly config: MambaConfig, readonly w: MambaWeights, L: number, o: CpuGradOptions) {
+    const d = (this.d = dims(config));
+    const { D, ED, N, R, K, V, nLayer } = d;
+    const chunk = o.chunk ?? 4096;
+    if (!(Number.isInteger(chunk) && chunk >= 1)) throw new RangeError(`gradientsCpu: chunk = ${chunk} must be a positive integer`);
+    this.T = Math.min(chunk, L);
+    this.scanChunk = o.scanChunk ?? 64;
+    this.recompute = o.recomputeLayers ?? nLayer * this.T * actsFloatsPerToken(d) * 4 > 256 * 2 ** 20;
+    this.eps = config.normEps;
+    this.A = w.layers.map((l) => {
+      const a = new Float32Array(l.ALog.length);
+      for (let i = 0; i < a.length; i++) a[i] = -Math.exp(l.ALog[i]);
+      return a;
+    });
+    this.head = config.tieEmbeddings ? w.embedding : w.lmHead!;
+    this.g64 = zerosLike(config, (n) => new Float64Array(n));
+    const T = this.T;
+    const maxOut = Math.max(2 * ED, R + 2 * N, D, V);
+    const maxIn = Math.max(D, ED, R);
+    this.lb = {
+      dX: new Float32Array(T * maxIn), dW: new Float32Array(Math.max(2 * ED * D, (R + 2 * N) * ED, V * D)),
+      dYT: new Float32Array(T * maxOut), xT: new Float32Array(T * maxIn),
+    };
+    this.acts = [];
+    for (let i = 0; i < (this.recompute ? 1 : nLayer); i++) this.acts.push(allocActs(T, d));
+    this.hid = new Float32Array(T * D);
+    this.scanGrads = allocGrads(T, ED, N);
+    this.dXdbl = new Float32Array(T * (R + 2 * N));
+    this.dXZ = new Float32Array(T * 2 * ED);
+    this.dXc = new Float32Array(T * ED);
+    this.dXPre = new Float32Array(T * ED);
+    this.dConvX = new Float32Array(T * ED);
+    this.dNorm = new Float32Array(T * D);
+    this.convScratch = new Float32Array((K - 1) * ED);
+    this.ssmScratch = new Float32Array(ED * N);
+  }
+
+  actsOf(i: number): Acts {
+    return this.recompute ? this.acts[0] : this.acts[i];
+  }
+
+  /**
+   * Layer i's mixer over Lc tokens of its input residual stream `res` → this.hid (Lc, D).
+   * States: conv (K-1, ED) and SSM (ED, N) in; `convOut`/`hOut` receive the states after the chunk.
+   * With `forBackward`, the scan also keeps its sub-chunk start states for selectiveScanBackward.
+   */
+  layerForward(i: number, res: Float32Array, Lc: number, convIn: Float32Array, hIn: Float32Array,
+    convOut: Float32Array, hOut: Float32Array, forBackward: boolean): Acts {
+    const { D, ED, N, R, K } = this.d;
+    const p = this.w.layers[i];
+    const a = this.actsOf(i);
+    rmsNorm(res, p.norm, Lc, D, this.eps, a.xn);
+    linear(a.xn, p.inProj.subarray(0, ED * D), null, Lc, D, ED, a.x);
+    linear(a.xn, p.inProj.subarray(ED * D, 2 * ED * D), null, Lc, D, ED, a.z);
+    conv1d(a.x, p.conv1dWeight, p.conv1dBias, convIn, Lc, ED, K, { y: a.xPre, state: convOut });
+    silu(view(a.xPre, Lc * ED), a.xc);
+    linear(a.xc, p.xProj.subarray(0, R * ED), null, Lc, ED, R, a.dtLow);
+    linear(a.xc, p.xProj.subarray(R * ED, (R + N) * ED), null, Lc, ED, N, a.Bm);
+    linear(a.xc, p.xProj.subarray((R + N) * ED, (R + 2 * N) * ED), null, Lc, ED, N, a.Cm);
+    linear(a.dtLow, p.dtProjWeight, null, Lc, R, ED, a.deltaRaw);
+    const s = selectiveScan(this.scanArgs(i, a, Lc, hIn), { out: view(a.y, Lc * ED), hL: hOut, chunk: forBackward ? this.scanChunk : undefined });
+    a.scanBounds = s.boundaries;
+    linear(a.y, p.outProj, null, Lc, ED, D, this.hid);
+    return a;
+  }
+
+  scanArgs(i: number, a: Acts, Lc: number, h0: Float32Array): SelectiveScanArgs<Float32Array> {
+    const { ED, N } = this.d;
+    const p = this.w.layers[i];
+    return {
+      L: Lc, ED, N, u: view(a.xc, Lc * ED), deltaRaw: view(a.deltaRaw, Lc * ED), A: this.A[i], B: view(a.Bm, Lc * N),
+      C: view(a.Cm, Lc * N), D: p.D, z: view(a.z, Lc * ED), deltaBias: p.dtProjBias, h0,
+    };
+  }
+
+  /**
+   * Backward of layer i over the chunk given dHid (Lc, D). Updates the carried state gradients
+   * (dConv (K-1, ED), dh (ED, N): in = from the chunk after, out = for the chunk before) and returns
+   * ∂loss/∂res through the norm path in this.dNorm.
+   */
+  layerBackward(i: number, a: Acts, res: Float32Array, Lc: number, dHid: Float32Array, convIn: Float32Array,
+    hIn: Float32Array, dConv: Float32Array, dh: Float32Array): Float32Array {
+    const { D, ED, N, R, K } = this.d;
+    const p: LayerWeights = this.w.layers[i];
+    const gp: LayerParams<Float64Array> = this.g64.layers[i];
+    const lb = this.lb;
+    // out_proj
+    const o = linearBackward(a.y, p.outProj, dHid, Lc, ED, D, false, lb);
+    addInto(gp.outProj, o.dW, D * ED);
+    const dY = view(this.dXc, Lc * ED); // borrow dXc as dY: the scan reads it before dXc is written
+    dY.set(view(o.dX, Lc * ED));
+    // selective scan (+ D skip, SiLU(z) gate, dt bias inside)
+    const sg = this.scanGrads;
+    sg.dB.fill(0);
+    sg.dC.fill(0);
+    sg.dD.fill(0);
+    sg.dDeltaBias.fill(0);
+    selectiveScanBackward(this.scanArgs(i, a, Lc, hIn), dY, dh, { chunk: this.scanChunk, boundaries: a.scanBounds, grads: sg });
+    dh.set(sg.dh0);
+    const A = this.A[i];
+    for (let k = 0; k < ED * N; k++) gp.ALog[k] += sg.dA[k] * A[k]; // A = -exp(A_log): dA_log = dA ⊙ A
+    addInto(gp.D, sg.dD, ED);
+    addInto(gp.dtProjBias, sg.dDeltaBias, ED);
+    // dt_proj (its bias is the scan's deltaBias)
+    const dt = linearBackward(a.dtLow, p.dtProjWeight, sg.dDeltaRaw, Lc, R, ED, false, lb);
+    addInto(gp.dtProjWeight, dt.dW, ED * R);
+    // x_proj: one backward over the whole (R+2N, ED) weight with [dδ_low | dB | dC] packed per row
+    const W2 = R + 2 * N;
+    const dXdbl = this.dXdbl;
+    for (let t = 0; t < Lc; t++) {
+      const o2 = t * W2;
+      for (let r = 0; r < R; r++) dXdbl[o2 + r] = dt.dX[t * R + r];
+      for (let n = 0; n < N; n++) {
+        dXdbl[o2 + R + n] = sg.dB[t * N + n];
+        dXdbl[o2 + R + N + n] = sg.dC[t * N + n];
+      }
+    }
+    const xp = linearBackward(a.xc, p.xProj, dXdbl, Lc, ED, W2, false, lb);
+    addInto(gp.xProj, xp.dW, W2 * ED);
+    const dXc = this.dXc;
+    for (let k = 0; k < Lc * ED; k++) dXc[k] = xp.dX[k] + sg.dU[k];
+    // SiLU after the conv, then the conv with its carried state
+    siluBackward(view(a.xPre, Lc * ED), view(dXc, Lc * ED), this.dXPre);
+    const cv = conv1dBackward(a.x, p.conv1dWeight, convIn, this.dXPre, dConv, Lc, ED, K, this.dConvX);
+    dConv.set(cv.dState);
+    addInto(gp.conv1dWeight, cv.dW, ED * K);
+    addInto(gp.conv1dBias, cv.dB, ED);
+    // in_proj: one backward over (2ED, D) with [dx | dz] packed per row
+    const dXZ = this.dXZ;
+    for (let t = 0; t < Lc; t++) {
+      dXZ.set(cv.dX.subarray(t * ED, (t + 1) * ED), t * 2 * ED);
+      dXZ.set(sg.dZ.subarray(t * ED, (t + 1) * ED), t * 2 * ED + ED);
+    }
+    const ip = linearBackward(a.xn, p.inProj, dXZ, Lc, D, 2 * ED, false, lb);
+    addInto(gp.inProj, ip.dW, 2 * ED * D);
+    // pre-mixer RMSNorm (the residual add's copy is the caller's)
+    const nb = rmsNormBackward(res, p.norm, view(ip.dX, Lc * D), Lc, D, this.eps, this.dNorm);
+    addInto(gp.norm, nb.dW, D);
+    return this.dNorm;
+  }
+}
+
+/** A GradientFn with chosen chunking (gradientsCpu uses the defaults). */
+export function makeGradientsCpu(options: CpuGradOptions = {}): GradientFn {
+  return async (config, weights, batch) => gradientsCpuSync(config, weights, batch, options);
+}
+
+export function gradientsCpuSync(config: MambaConfig, weights: MambaWeights, batch: Batch, options: CpuGradOptions = {}): LossAndGrads {
+  checkTrainable(config, weights, batch);
+  const { B, L } = batch;
+  const e = new Engine(config, weights, L, options);
+  const { D, ED, N, K, V, nLayer } = e.d;
+  const T = e.T;
+  const nC = Math.ceil(L / T);
+  const CS = (K - 1) * ED;
+  const SS = ED * N;
+  // chunk-start states: slot (c, i); chunk 0's stay zero (a sequence start)
+  const convStore = new Float32Array(nC * nLayer * CS);
+  const ssmStore = new Float32Array(nC * nLayer * SS);
+  const convAt = (c: number, i: number) => convStore.subarray((c * nLayer + i) * CS, (c * nLayer + i + 1) * CS);
+  const ssmAt = (c: number, i: number) => ssmStore.subarray((c * nLayer + i) * SS, (c * nLayer + i + 1) * SS);
+  const resBufs: Float32Array[] = []; // (T, D) per layer input + the final residual
+  for (let i = 0; i <= nLayer; i++) resBufs.push(new Float32Array(T * D));
+  const hf = new Float32Array(T * D);
+  const logits = new Float32Array(T * V);
+  const dLogits = new Float32Array(T * V);
+  const targets = new Int32Array(T);
+  const dConv = Array.from({ length: nLayer }, () => new Float32Array(CS));
+  const dh = Array.from({ length: nLayer }, () => new Float32Array(SS));
+  const g = new Float32Array(T * D); // ∂loss/∂(residual stream) at the current layer
+  const total = B * (L - 1);
+  const g64 = e.g64;
+  const dHead64 = config.tieEmbeddings ? g64.embedding : g64.lmHead!;
+  let nllSum = 0;
+  let correct = 0;
+
+  for (let b = 0; b < B; b++) {
+    const ids = batch.ids.subarray(b * L, (b + 1) * L);
+    // pass 1: chunk-start states for chunks 1..nC-1
+    for (let c = 0; c + 1 < nC; c++) {
+      const t0 = c * T;
+      const res = resBufs[0];
+      embedding(ids.subarray(t0, t0 + T), weights.embedding, V, D, res);
+      for (let i = 0; i < nLayer; i++) {
+        e.layerForward(i, res, T, convAt(c, i), ssmAt(c, i), convAt(c + 1, i), ssmAt(c + 1, i), false);
+        for (let k = 0; k < T * D; k++) res[k] += e.hid[k];
+      }
+    }
+    for (let i = 0; i < nLayer; i++) {
+      dConv[i].fill(0);
+      dh[i].fill(0);
+    }
+    // pass 2: chunks in reverse — recompute forward, loss, backward
+    for (let c = nC - 1; c >= 0; c--) {
+      const t0 = c * T;
+      const Lc = Math.min(L, t0 + T) - t0;
+      const n = Lc * D;
+      embedding(ids.subarray(t0, t0 + Lc), weights.embedding, V, D, resBufs[0]);
+      for (let i = 0; i < nLayer; i++) {
+        // when recomputing, the top layer's internals are still in the shared set at its backward: keep them
+        const keep = !e.recompute || i === nLayer - 1;
+        e.layerForward(i, resBufs[i], Lc, convAt(c, i), ssmAt(c, i), e.convScratch, e.ssmScratch, keep);
+        const r0 = resBufs[i], r1 = resBufs[i + 1];
+        for (let k = 0; k < n; k++) r1[k] = r0[k] + e.hid[k];
+      }
+      const resF = resBufs[nLayer];
+      rmsNorm(resF, weights.normF, Lc, D, e.eps, hf);
+      linear(hf, e.head, null, Lc, D, V, logits);
+      for (let k = 0; k < Lc; k++) targets[k] = t0 + k + 1 < L ? ids[t0 + k + 1] : -1;
+      const tg = targets.subarray(0, Lc);
+      const ce = crossEntropy(logits, tg, Lc, V);
+      for (let k = 0; k < Lc; k++) nllSum += ce.nll[k];
+      correct += ce.correct;
+      crossEntropyBackward(logits, tg, Lc, V, 1 / total, dLogits);
+      // tied head (or lm_head), final norm
+      const hb = linearBackward(hf, e.head, dLogits, Lc, D, V, false, e.lb);
+      addInto(dHead64, hb.dW, V * D);
+      const nf = rmsNormBackward(resF, weights.normF, view(hb.dX, n), Lc, D, e.eps, g);
+      addInto(g64.normF, nf.dW, D);
+      for (let i = nLayer - 1; i >= 0; i--) {
+        let a = e.actsOf(i);
+        if (e.recompute && i < nLayer - 1) a = e.layerForward(i, resBufs[i], Lc, convAt(c, i), ssmAt(c, i), e.convScratch, e.ssmScratch, true);
+        const dRes = e.layerBackward(i, a, resBufs[i], Lc, view(g, n), convAt(c, i), ssmAt(c, i), dConv[i], dh[i]);
+        for (let k = 0; k < n; k++) g[k] += dRes[k];
+      }
+      // embedding scatter-add, straight into the float64 accumulator
+      const dE = g64.embedding;
+      for (let t = 0; t < Lc; t++) {
+        const row = ids[t0 + t] * D;
+        for (let k = 0; k < D; k++) dE[row + k] += g[t * D + k];
+      }
+    }
+  }
+  return { loss: nllSum / total, count: total, correct, grads: toFloat32(g64) };
+}
+
+export const gradientsCpu: GradientFn = makeGradientsCpu();
