@@ -7,7 +7,9 @@ import { register as tokenize } from './tokenize.js';
 import { register as embed } from './embed.js';
 import { register as evaluate } from './eval.js';
 import { register as devices } from './devices.js';
+import { register as pretrain } from './pretrain.js';
+import { register as plot } from './plot.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [index, info, tokenize, init, embed, evaluate, devices];
+export const commands: Register[] = [index, info, tokenize, init, pretrain, plot, embed, evaluate, devices];
