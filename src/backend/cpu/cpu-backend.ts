@@ -1,15 +1,19 @@
-// The CPU device: float32 TypeScript kernels (kernels/<op>/cpu.ts) on typed arrays, with the two
-// heavy ops — the projections (row ranges) and the selective scan (channel ranges) — split across
-// worker threads. Tensors live in SharedArrayBuffers so the threads share them without copies.
+// The CPU device. The heavy ops — the projections (gemmABt, split by rows), the selective scan (split
+// by channels) and the causal conv + SiLU (split by tokens) — run as WebAssembly SIMD kernels
+// (kernels/linear/gemm.as, kernels/selective-scan/scan.as, kernels/conv1d/conv.as) on the main thread
+// and worker threads; add + RMSNorm runs its TypeScript kernel split by rows; the rest is on the main thread.
+// Tensors live in ONE shared WebAssembly.Memory (a WasmHeap: free lists over a bump pointer) that
+// every thread's wasm instance sees, so nothing is copied between threads or into wasm
+// (docs/decisions/cpu-simd.md). Where WebAssembly SIMD or the built .wasm files are missing, the
+// TypeScript kernels run on SharedArrayBuffer tensors instead (same split, same results ±1e-6).
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { gemmABt } from '../../../kernels/linear/cpu.js';
-import { addRmsNorm } from '../../../kernels/rms-norm/cpu.js';
-import { conv1d } from '../../../kernels/conv1d/cpu.js';
-import { selectiveScan } from '../../../kernels/selective-scan/cpu.js';
+import { convStateAfter } from '../../../kernels/conv1d/wasm.js';
+import { gemmScratchFloats } from '../../../kernels/linear/wasm.js';
+import { WasmHeap, compileWasmKernel, wasmSimdStatus } from '../../../kernels/wasm-simd.js';
 import { DeviceError } from '../../errors.js';
 import type { Backend, DTensor } from '../types.js';
-import { runTask, type WorkerTask } from './tasks.js';
+import { type CpuKernels, type WasmSetup, type WorkerTask, runTask, tsKernels, wasmKernels } from './tasks.js';
 
 class CpuTensor implements DTensor {
   constructor(readonly shape: readonly number[], public data: Float32Array) {}
@@ -21,11 +25,6 @@ function size(shape: readonly number[]): number {
   return n;
 }
 
-function alloc(shape: readonly number[], shared: boolean): CpuTensor {
-  const n = size(shape);
-  const data = shared ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n);
-  return new CpuTensor(shape, data);
-}
 
 function t(x: DTensor): CpuTensor {
   if (!(x instanceof CpuTensor)) throw new DeviceError('internal: a tensor from another device was passed to the cpu backend');
@@ -33,14 +32,19 @@ function t(x: DTensor): CpuTensor {
   return x;
 }
 
-/** Splits [0, n) into `parts` contiguous ranges, the first ones one larger. */
-function split(n: number, parts: number): [number, number][] {
+/**
+ * Splits [0, n) into `parts` contiguous ranges of whole `align`-sized blocks (the last range takes
+ * the remainder), the first ones one block larger: the SIMD kernels work 4 rows / 4 channels at a time.
+ */
+function split(n: number, parts: number, align = 1): [number, number][] {
+  const blocks = Math.floor(n / align);
   const out: [number, number][] = [];
   let at = 0;
   for (let i = 0; i < parts; i++) {
-    const len = Math.floor(n / parts) + (i < n % parts ? 1 : 0);
-    out.push([at, at + len]);
-    at += len;
+    const len = (Math.floor(blocks / parts) + (i < blocks % parts ? 1 : 0)) * align;
+    const end = i === parts - 1 ? n : at + len;
+    out.push([at, end]);
+    at = end;
   }
   return out;
 }
@@ -77,37 +81,71 @@ class WorkerPool {
   }
 }
 
-const kernels = { gemmABt, selectiveScan };
+/** Where tensors live: inside the wasm heap (SIMD kernels), or in SharedArrayBuffers / plain arrays (fallback). */
+class Memory {
+  /** returns blocks of tensors that were dropped without free() (a safety net, not the normal path) */
+  private readonly finalizer: FinalizationRegistry<{ ptr: number; n: number }> | null;
+  constructor(readonly heap: WasmHeap | null, private readonly shared: boolean) {
+    this.finalizer = heap ? new FinalizationRegistry(({ ptr, n }) => heap.release(ptr, n)) : null;
+  }
+  alloc(shape: readonly number[]): CpuTensor {
+    const n = size(shape);
+    if (this.heap) {
+      const t = new CpuTensor(shape, this.heap.alloc(n));
+      if (n > 0) this.finalizer!.register(t, { ptr: t.data.byteOffset, n }, t);
+      return t;
+    }
+    return new CpuTensor(shape, this.shared ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n));
+  }
+  free(t: CpuTensor): void {
+    if (this.heap && t.data.length > 0) {
+      this.finalizer!.unregister(t);
+      this.heap.free(t.data);
+    }
+    t.data = new Float32Array(0);
+  }
+  /** one scratch block per thread for the wasm gemm, grown as needed */
+  private scratch: Float32Array[] = [];
+  scratchFor(thread: number, floats: number): Float32Array | null {
+    if (!this.heap) return null;
+    let s = this.scratch[thread];
+    if (!s || s.length < floats) {
+      if (s) this.heap.free(s);
+      this.scratch[thread] = s = this.heap.alloc(floats);
+    }
+    return s;
+  }
+}
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
   readonly description: string;
-  private readonly shared: boolean;
+  private readonly threads: number;
+  /** below these sizes an op runs on the main thread alone: a thread hop costs ~0.05–0.1 ms */
+  private readonly minParallel: { linear: number; scan: number; norm: number };
 
-  constructor(private readonly pool: WorkerPool | null) {
-    const threads = (pool?.size ?? 0) + 1;
-    this.shared = pool !== null;
-    this.description = `TypeScript float32 kernels on ${threads} thread${threads > 1 ? 's' : ''}`;
+  constructor(
+    private readonly pool: WorkerPool | null,
+    private readonly kernels: CpuKernels,
+    private readonly mem: Memory,
+  ) {
+    this.threads = (pool?.size ?? 0) + 1;
+    const on = `on ${this.threads} thread${this.threads > 1 ? 's' : ''}`;
+    this.description = kernels.simd ? `WebAssembly SIMD kernels ${on}` : `TypeScript float32 kernels ${on}`;
+    // multiply-adds (linear), state updates (scan), elements (norm) below which splitting does not pay
+    this.minParallel = kernels.simd ? { linear: 1 << 20, scan: 1 << 17, norm: 1 << 16 } : { linear: 1 << 16, scan: 1 << 16, norm: 1 << 16 };
   }
 
-  /** Runs one task split over the main thread and the workers. */
-  private async parallel(make: (range: [number, number]) => WorkerTask, n: number): Promise<void> {
-    const parts = split(n, (this.pool?.size ?? 0) + 1);
-    const jobs = parts.slice(1).map((r, i) => this.pool!.run(i, make(r)));
-    runTask(make(parts[0]), kernels);
+  /** Runs one task split over the main thread and the workers; `make` gets the range and the thread index. */
+  private async parallel(make: (range: [number, number], thread: number) => WorkerTask, n: number, align = 1): Promise<void> {
+    const parts = split(n, this.threads, align);
+    const jobs = parts.slice(1).map((r, i) => this.pool!.run(i, make(r, i + 1)));
+    runTask(make(parts[0], 0), this.kernels);
     await Promise.all(jobs);
   }
 
   private alloc(shape: readonly number[]): CpuTensor {
-    return alloc(shape, this.shared);
-  }
-
-  /** Wraps a kernel's result; copied into shared memory when workers will read it (else postMessage would copy it per task). */
-  private adopt(data: Float32Array, shape: readonly number[]): CpuTensor {
-    if (!this.shared || data.buffer instanceof SharedArrayBuffer) return new CpuTensor(shape, data);
-    const out = this.alloc(shape);
-    out.data.set(data);
-    return out;
+    return this.mem.alloc(shape);
   }
 
   async upload(data: Float32Array, shape: readonly number[]): Promise<DTensor> {
@@ -122,12 +160,14 @@ export class CpuBackend implements Backend {
   }
 
   free(x: DTensor): void {
-    // Memory is garbage-collected; dropping the reference makes later use an error.
-    (x as CpuTensor).data = new Float32Array(0);
+    // Returns the block to the heap (wasm) or drops the reference (fallback); later use is an error.
+    if (x instanceof CpuTensor) this.mem.free(x);
   }
 
   async zeros(shape: readonly number[]): Promise<DTensor> {
-    return this.alloc(shape);
+    const out = this.alloc(shape);
+    out.data.fill(0); // heap blocks are reused, not zeroed
+    return out;
   }
 
   async embedding(ids: Uint8Array, E: DTensor): Promise<DTensor> {
@@ -144,8 +184,14 @@ export class CpuBackend implements Backend {
   async addRmsNorm(x: DTensor, residual: DTensor | null, w: DTensor, eps: number): Promise<{ residual: DTensor; normed: DTensor }> {
     const xx = t(x);
     const [L, D] = xx.shape;
-    const r = addRmsNorm(xx.data, residual ? t(residual).data : null, t(w).data, L, D, eps);
-    return { residual: this.adopt(r.residual, [L, D]), normed: this.adopt(r.y, [L, D]) };
+    const res = this.alloc([L, D]); // (L, D)
+    const normed = this.alloc([L, D]); // (L, D)
+    const task = (t0: number, t1: number): WorkerTask => ({
+      kind: 'norm', x: xx.data, residual: residual ? t(residual).data : null, w: t(w).data, resOut: res.data, normed: normed.data, D, eps, t0, t1,
+    });
+    if (!this.pool || L * D < this.minParallel.norm) runTask(task(0, L), this.kernels);
+    else await this.parallel(([t0, t1]) => task(t0, t1), L);
+    return { residual: res, normed };
   }
 
   async linear(x: DTensor, W: DTensor, rows?: readonly [number, number]): Promise<DTensor> {
@@ -157,12 +203,12 @@ export class CpuBackend implements Backend {
     const OUT = r1 - r0;
     const out = this.alloc([L, OUT]); // (L, OUT)
     const Wr = ww.data.subarray(r0 * IN, r1 * IN);
-    // Small products are not worth a thread hop.
-    if (!this.pool || L * OUT * IN < 1 << 16) {
-      gemmABt(xx.data, Wr, out.data, L, OUT, IN);
+    const scratchFloats = this.kernels.simd ? gemmScratchFloats(OUT, IN) : 0;
+    if (!this.pool || L * OUT * IN < this.minParallel.linear) {
+      runTask({ kind: 'linear', x: xx.data, W: Wr, out: out.data, IN, OUT, t0: 0, t1: L, scratch: this.mem.scratchFor(0, scratchFloats) }, this.kernels);
       return out;
     }
-    await this.parallel(([t0, t1]) => ({ kind: 'linear', x: xx.data, W: Wr, out: out.data, IN, OUT, t0, t1 }), L);
+    await this.parallel(([t0, t1], th) => ({ kind: 'linear', x: xx.data, W: Wr, out: out.data, IN, OUT, t0, t1, scratch: this.mem.scratchFor(th, scratchFloats) }), L, 4);
     return out;
   }
 
@@ -170,8 +216,13 @@ export class CpuBackend implements Backend {
     const xx = t(x);
     const [L, C] = xx.shape;
     const K = t(w).shape[1];
-    const r = conv1d(xx.data, t(w).data, t(b).data, t(state).data, L, C, K, { silu: true });
-    return { y: this.adopt(r.y, [L, C]), state: this.adopt(r.state, [K - 1, C]) };
+    const y = this.alloc([L, C]); // (L, C)
+    const st = this.alloc([K - 1, C]); // (K-1, C)
+    const [ww, bb, s0] = [t(w).data, t(b).data, t(state).data];
+    if (!this.pool || L < 256) runTask({ kind: 'conv', x: xx.data, w: ww, b: bb, state: s0, y: y.data, C, K, t0: 0, t1: L }, this.kernels);
+    else await this.parallel(([t0, t1]) => ({ kind: 'conv', x: xx.data, w: ww, b: bb, state: s0, y: y.data, C, K, t0, t1 }), L, Math.max(4, K));
+    convStateAfter(xx.data, s0, L, C, K, st.data);
+    return { y, state: st };
   }
 
   async selectiveScan(a: { u: DTensor; deltaRaw: DTensor; A: DTensor; B: DTensor; C: DTensor; D: DTensor; z: DTensor; deltaBias: DTensor; h: DTensor }): Promise<{ y: DTensor; h: DTensor }> {
@@ -184,8 +235,8 @@ export class CpuBackend implements Backend {
       L, ED, N, u: u.data, deltaRaw: t(a.deltaRaw).data, A: t(a.A).data, B: t(a.B).data, C: t(a.C).data,
       D: t(a.D).data, z: t(a.z).data, deltaBias: t(a.deltaBias).data, h0: t(a.h).data,
     };
-    if (!this.pool || L * ED < 1 << 12) selectiveScan(args, { out: out.data, hL: hL.data });
-    else await this.parallel(([d0, d1]) => ({ kind: 'scan', ...args, out: out.data, hL: hL.data, d0, d1 }), ED);
+    if (!this.pool || L * ED * N < this.minParallel.scan) runTask({ kind: 'scan', ...args, out: out.data, hL: hL.data, d0: 0, d1: ED }, this.kernels);
+    else await this.parallel(([d0, d1]) => ({ kind: 'scan', ...args, out: out.data, hL: hL.data, d0, d1 }), ED, 4);
     return { y: out, h: hL };
   }
 
@@ -214,9 +265,26 @@ export class CpuBackend implements Backend {
   }
 }
 
-export async function createCpuBackend(threads?: number): Promise<Backend> {
+export interface CpuBackendOptions {
+  /** false: the TypeScript kernels even where WebAssembly SIMD works (for comparisons) */
+  simd?: boolean;
+}
+
+export async function createCpuBackend(threads?: number, opts: CpuBackendOptions = {}): Promise<Backend> {
   const n = Math.max(1, Math.floor(threads ?? availableParallelism()));
+  let setup: WasmSetup | null = null;
+  if (opts.simd !== false && wasmSimdStatus().ok) {
+    const heap = new WasmHeap();
+    setup = { memory: heap.memory, gemm: compileWasmKernel('gemm'), scan: compileWasmKernel('scan'), conv: compileWasmKernel('conv') };
+    const mem = new Memory(heap, true);
+    return new CpuBackend(startWorkers(n, setup), wasmKernels(setup), mem);
+  }
+  return new CpuBackend(startWorkers(n, null), tsKernels, new Memory(null, n > 1));
+}
+
+function startWorkers(n: number, wasm: WasmSetup | null): WorkerPool | null {
+  if (n <= 1) return null;
   const workers: Worker[] = [];
-  for (let i = 1; i < n; i++) workers.push(new Worker(new URL('./cpu-worker.js', import.meta.url)));
-  return new CpuBackend(n > 1 ? new WorkerPool(workers) : null);
+  for (let i = 1; i < n; i++) workers.push(new Worker(new URL('./cpu-worker.js', import.meta.url), { workerData: wasm ? { wasm } : {} }));
+  return new WorkerPool(workers);
 }
