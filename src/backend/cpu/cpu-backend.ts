@@ -11,6 +11,8 @@ import { Worker } from 'node:worker_threads';
 import { convStateAfter } from '../../../kernels/conv1d/wasm.js';
 import { gemmScratchFloats } from '../../../kernels/linear/wasm.js';
 import { WasmHeap, compileWasmKernel, wasmSimdStatus } from '../../../kernels/wasm-simd.js';
+import { crossEntropy } from '../../../kernels/cross-entropy/cpu.js';
+import { embedding } from '../../../kernels/embedding/cpu.js';
 import { DeviceError } from '../../errors.js';
 import type { Backend, DTensor } from '../types.js';
 import { type CpuKernels, type WasmSetup, type WorkerTask, runTask, tsKernels, wasmKernels } from './tasks.js';
@@ -174,10 +176,7 @@ export class CpuBackend implements Backend {
     const e = t(E);
     const [V, D] = e.shape;
     const out = this.alloc([ids.length, D]); // (L, D)
-    for (let i = 0; i < ids.length; i++) {
-      if (ids[i] >= V) throw new RangeError(`embedding: token id ${ids[i]} ≥ vocabulary ${V}`);
-      out.data.set(e.data.subarray(ids[i] * D, ids[i] * D + D), i * D);
-    }
+    embedding(ids, e.data, V, D, out.data);
     return out;
   }
 
@@ -243,21 +242,8 @@ export class CpuBackend implements Backend {
   async crossEntropy(logits: DTensor, targets: Int32Array): Promise<{ nll: Float64Array; correct: number }> {
     const lg = t(logits);
     const [L, V] = lg.shape;
-    const nll = new Float64Array(L);
-    let correct = 0;
-    for (let i = 0; i < L; i++) {
-      const y = targets[i];
-      if (y < 0) continue;
-      const row = lg.data.subarray(i * V, i * V + V);
-      let max = -Infinity;
-      let arg = 0;
-      for (let v = 0; v < V; v++) if (row[v] > max) { max = row[v]; arg = v; }
-      let s = 0;
-      for (let v = 0; v < V; v++) s += Math.exp(row[v] - max);
-      nll[i] = Math.log(s) + max - row[y];
-      if (arg === y) correct++;
-    }
-    return { nll, correct };
+    const r = crossEntropy(lg.data, targets, L, V);
+    return { nll: r.nll, correct: r.correct };
   }
 
   async dispose(): Promise<void> {
