@@ -254,6 +254,50 @@ export function gradientsCpuSync(config: MambaConfig, weights: MambaWeights, bat
   checkTrainable(config, weights, batch);
   const { B, L } = batch;
   const e = new Engine(config, weights, L, options);
+  const { D, V } = e.d;
+  const T = e.T;
+  const hf = new Float32Array(T * D);
+  const logits = new Float32Array(T * V);
+  const dLogits = new Float32Array(T * V);
+  const targets = new Int32Array(T);
+  const total = B * (L - 1);
+  const dHead64 = config.tieEmbeddings ? e.g64.embedding : e.g64.lmHead!;
+  let nllSum = 0;
+  let correct = 0;
+  backpropChunked(e, batch, {
+    top: (_b, ids, t0, Lc, resF) => {
+      rmsNorm(resF, weights.normF, Lc, D, e.eps, hf);
+      linear(hf, e.head, null, Lc, D, V, logits);
+      for (let k = 0; k < Lc; k++) targets[k] = t0 + k + 1 < L ? ids[t0 + k + 1] : -1;
+      const tg = targets.subarray(0, Lc);
+      const ce = crossEntropy(logits, tg, Lc, V);
+      for (let k = 0; k < Lc; k++) nllSum += ce.nll[k];
+      correct += ce.correct;
+      crossEntropyBackward(logits, tg, Lc, V, 1 / total, dLogits);
+      // tied head (or lm_head)
+      const hb = linearBackward(hf, e.head, dLogits, Lc, D, V, false, e.lb);
+      addInto(dHead64, hb.dW, V * D);
+      return hb.dX;
+    },
+  });
+  return { loss: nllSum / total, count: total, correct, grads: toFloat32(e.g64) };
+}
+
+/** What sits on top of the final residual stream: it returns ∂loss/∂(final-norm hidden) for a chunk. */
+interface TopLoss {
+  /** pass 1 only: the final residual of a full chunk of T rows starting at t0 (chunks 0..nC-2, in order) */
+  seen?(b: number, t0: number, resF: Float32Array): void;
+  /** pass 2 (chunks in reverse): ∂loss/∂hf for rows [t0, t0+Lc), at least Lc·D values */
+  top(b: number, ids: Uint8Array, t0: number, Lc: number, resF: Float32Array, last: boolean): Float32Array;
+}
+
+/**
+ * The chunked forward/backward through the backbone (embedding, layers, final RMSNorm), shared by the
+ * LM loss and caller-supplied hidden-state losses. Parameter gradients accumulate into e.g64.
+ */
+function backpropChunked(e: Engine, batch: Batch, loss: TopLoss): void {
+  const { w: weights } = e;
+  const { B, L } = batch;
   const { D, ED, N, K, V, nLayer } = e.d;
   const T = e.T;
   const nC = Math.ceil(L / T);
@@ -266,18 +310,10 @@ export function gradientsCpuSync(config: MambaConfig, weights: MambaWeights, bat
   const ssmAt = (c: number, i: number) => ssmStore.subarray((c * nLayer + i) * SS, (c * nLayer + i + 1) * SS);
   const resBufs: Float32Array[] = []; // (T, D) per layer input + the final residual
   for (let i = 0; i <= nLayer; i++) resBufs.push(new Float32Array(T * D));
-  const hf = new Float32Array(T * D);
-  const logits = new Float32Array(T * V);
-  const dLogits = new Float32Array(T * V);
-  const targets = new Int32Array(T);
   const dConv = Array.from({ length: nLayer }, () => new Float32Array(CS));
   const dh = Array.from({ length: nLayer }, () => new Float32Array(SS));
   const g = new Float32Array(T * D); // ∂loss/∂(residual stream) at the current layer
-  const total = B * (L - 1);
   const g64 = e.g64;
-  const dHead64 = config.tieEmbeddings ? g64.embedding : g64.lmHead!;
-  let nllSum = 0;
-  let correct = 0;
 
   for (let b = 0; b < B; b++) {
     const ids = batch.ids.subarray(b * L, (b + 1) * L);
@@ -290,6 +326,7 @@ export function gradientsCpuSync(config: MambaConfig, weights: MambaWeights, bat
         e.layerForward(i, res, T, convAt(c, i), ssmAt(c, i), convAt(c + 1, i), ssmAt(c + 1, i), false);
         for (let k = 0; k < T * D; k++) res[k] += e.hid[k];
       }
+      loss.seen?.(b, t0, res);
     }
     for (let i = 0; i < nLayer; i++) {
       dConv[i].fill(0);
@@ -309,18 +346,9 @@ export function gradientsCpuSync(config: MambaConfig, weights: MambaWeights, bat
         for (let k = 0; k < n; k++) r1[k] = r0[k] + e.hid[k];
       }
       const resF = resBufs[nLayer];
-      rmsNorm(resF, weights.normF, Lc, D, e.eps, hf);
-      linear(hf, e.head, null, Lc, D, V, logits);
-      for (let k = 0; k < Lc; k++) targets[k] = t0 + k + 1 < L ? ids[t0 + k + 1] : -1;
-      const tg = targets.subarray(0, Lc);
-      const ce = crossEntropy(logits, tg, Lc, V);
-      for (let k = 0; k < Lc; k++) nllSum += ce.nll[k];
-      correct += ce.correct;
-      crossEntropyBackward(logits, tg, Lc, V, 1 / total, dLogits);
-      // tied head (or lm_head), final norm
-      const hb = linearBackward(hf, e.head, dLogits, Lc, D, V, false, e.lb);
-      addInto(dHead64, hb.dW, V * D);
-      const nf = rmsNormBackward(resF, weights.normF, view(hb.dX, n), Lc, D, e.eps, g);
+      const dHf = loss.top(b, ids, t0, Lc, resF, c === nC - 1);
+      // final norm
+      const nf = rmsNormBackward(resF, weights.normF, view(dHf, n), Lc, D, e.eps, g);
       addInto(g64.normF, nf.dW, D);
       for (let i = nLayer - 1; i >= 0; i--) {
         let a = e.actsOf(i);
@@ -336,7 +364,52 @@ export function gradientsCpuSync(config: MambaConfig, weights: MambaWeights, bat
       }
     }
   }
-  return { loss: nllSum / total, count: total, correct, grads: toFloat32(g64) };
+}
+
+/**
+ * A loss on the final-norm hidden states h (L, D) of each sequence — e.g. a classification head on
+ * the last position or the mean — used instead of the LM head + cross-entropy. The engine hands
+ * each sequence's rows over in order, chunk by chunk, then asks for ∂loss/∂h chunk by chunk in
+ * reverse, so a head that pools over the whole sequence never needs all L rows at once.
+ */
+export interface HiddenLoss {
+  /** rows [t0, t0 + rows) of sequence b's final-norm hidden states (rows, D); t0 = 0, T, 2T, … */
+  forward(b: number, t0: number, hidden: Float32Array, rows: number): void;
+  /** every row of sequence b has been seen: compute its loss */
+  finish(b: number): void;
+  /** write ∂loss/∂h for rows [t0, t0 + rows) of sequence b into dHidden (rows, D), zeros where none */
+  backward(b: number, t0: number, rows: number, dHidden: Float32Array): void;
+}
+
+/**
+ * Gradients of a caller-supplied hidden-state loss (HiddenLoss) with respect to the backbone: the
+ * embedding (input path only: no LM head term), every layer, and the final norm. The loss's own
+ * parameters are the caller's. An untied lm_head gets a zero gradient. Same chunking as gradientsCpuSync.
+ */
+export function backboneGradientsCpuSync(config: MambaConfig, weights: MambaWeights, batch: Batch, loss: HiddenLoss, options: CpuGradOptions = {}): MambaWeights {
+  checkTrainable(config, weights, batch);
+  const e = new Engine(config, weights, batch.L, options);
+  const D = e.d.D;
+  const hf = new Float32Array(e.T * D);
+  const dHf = new Float32Array(e.T * D);
+  backpropChunked(e, batch, {
+    seen: (b, t0, resF) => {
+      rmsNorm(resF, weights.normF, e.T, D, e.eps, hf);
+      loss.forward(b, t0, hf, e.T);
+    },
+    top: (b, _ids, t0, Lc, resF, last) => {
+      if (last) {
+        rmsNorm(resF, weights.normF, Lc, D, e.eps, hf);
+        loss.forward(b, t0, view(hf, Lc * D), Lc);
+        loss.finish(b);
+      }
+      const out = view(dHf, Lc * D);
+      out.fill(0);
+      loss.backward(b, t0, Lc, out);
+      return out;
+    },
+  });
+  return toFloat32(e.g64);
 }
 
 export const gradientsCpu: GradientFn = makeGradientsCpu();

@@ -27,10 +27,10 @@ import type { Batch, GradientFn } from './types.js';
 import { checkTrainable } from './grad-check.js';
 import { type LayerParams, type MambaWeights64, toFloat32, toFloat64, zerosLike } from './grad-weights.js';
 
-type P64 = LayerParams<Float64Array>;
+export type P64 = LayerParams<Float64Array>;
 
 /** What one layer's backward needs from its forward (one sequence). */
-interface LayerCache {
+export interface LayerCache {
   res: Float64Array; // (L, D) residual stream entering the layer (after the add)
   xn: Float64Array; // (L, D)
   x: Float64Array; // (L, ED) conv input
@@ -48,7 +48,7 @@ function rows(W: Float64Array, r0: number, r1: number, cols: number): Float64Arr
   return W.subarray(r0 * cols, r1 * cols);
 }
 
-function layerForward(p: P64, res: Float64Array, L: number, d: MambaDims, eps: number): { cache: LayerCache; hid: Float64Array } {
+export function layerForward(p: P64, res: Float64Array, L: number, d: MambaDims, eps: number): { cache: LayerCache; hid: Float64Array } {
   const { D, ED, N, R, K } = d;
   const xn = addRmsNormRef(res, null, p.norm, L, D, eps).y; // (L, D)
   const x = linearRef(xn, rows(p.inProj, 0, ED, D), null, L, D, ED); // (L, ED)
@@ -71,7 +71,7 @@ function layerForward(p: P64, res: Float64Array, L: number, d: MambaDims, eps: n
  * Backward of one layer given dHid = ∂loss/∂hid (L, D); param grads are ADDED into `gp`.
  * Returns ∂loss/∂res through the norm path only (the caller adds the residual path).
  */
-function layerBackward(p: P64, c: LayerCache, dHid: Float64Array, gp: P64, L: number, d: MambaDims, eps: number): Float64Array {
+export function layerBackward(p: P64, c: LayerCache, dHid: Float64Array, gp: P64, L: number, d: MambaDims, eps: number): Float64Array {
   const { D, ED, N, R, K } = d;
   const add = (dst: Float64Array, src: Float64Array, off = 0) => { for (let i = 0; i < src.length; i++) dst[off + i] += src[i]; };
   const out = linearBackwardRef(c.y, p.outProj, dHid, L, ED, D, false);

@@ -9,7 +9,8 @@ import { register as evaluate } from './eval.js';
 import { register as devices } from './devices.js';
 import { register as pretrain } from './pretrain.js';
 import { register as plot } from './plot.js';
+import { register as classify } from './classify.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [index, info, tokenize, init, pretrain, plot, embed, evaluate, devices];
+export const commands: Register[] = [index, info, tokenize, init, pretrain, plot, embed, evaluate, classify, devices];
