@@ -19,6 +19,22 @@ export function positiveInt(name: string) {
   };
 }
 
+export const nonNegativeInt = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new UsageError(`${name} must be a non-negative integer, got '${v}'`);
+  return n;
+};
+export const positiveNumber = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} must be a positive number, got '${v}'`);
+  return n;
+};
+export const fraction = (name: string, closed = false) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || (closed ? n > 1 : n >= 1)) throw new UsageError(`${name} must be a number in [0, 1${closed ? ']' : ')'}, got '${v}'`);
+  return n;
+};
+
 export function collect(v: string, acc: string[] | undefined): string[] {
   return [...(acc ?? []), v];
 }
@@ -100,4 +116,22 @@ export function tokenProgress(total: number, label: string): { tick: (n: number)
     },
     stop: () => bar.stop(),
   };
+}
+
+/**
+ * Ctrl-C for long jobs: the first SIGINT aborts the returned signal (the job saves a checkpoint after
+ * its current step and returns); a second one exits at once with 130. Call `release` when done.
+ */
+export function interruptOnSigint(label: string, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`\n${label}: second interrupt: exiting now (the last saved checkpoint is intact)\n`);
+      process.exit(130);
+    }
+    controller.abort();
+    log(`${label}: interrupt: saving a checkpoint after the current step (Ctrl-C again to quit at once)`);
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, release: () => process.off('SIGINT', onSigint) };
 }

@@ -24,25 +24,10 @@ import {
 import { fitKmer, loadClassifyCheckpoint, trainClassifier, type ClassifyRun } from '../../classify/train.js';
 import { createBackend, parseDevice } from '../../backend/registry.js';
 import {
-  addDeviceOptions, addRegionOptions, chunkFor, closeModel, collect, loadModel, openGenome, positiveInt, regionsFrom, type DeviceFlags, type RegionFlags,
+  addDeviceOptions, addRegionOptions, chunkFor, closeModel, collect, fraction, interruptOnSigint, loadModel, nonNegativeInt, openGenome, positiveInt,
+  positiveNumber, regionsFrom, type DeviceFlags, type RegionFlags,
 } from '../common.js';
 import { logLine, stdoutSink } from '../io.js';
-
-const nonNegativeInt = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new UsageError(`${name} must be a non-negative integer, got '${v}'`);
-  return n;
-};
-const positiveNumber = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} must be a positive number, got '${v}'`);
-  return n;
-};
-const fraction = (name: string, closed = false) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || (closed ? n > 1 : n >= 1)) throw new UsageError(`${name} must be a number in [0, 1${closed ? ']' : ')'}, got '${v}'`);
-  return n;
-};
 
 interface SourceFlags {
   species?: string[];
@@ -236,13 +221,7 @@ async function resumeTrain(flags: TrainFlags, fromCli: (k: keyof TrainFlags) => 
 
 async function execute(out: string, run: ClassifyRun, splits: SourceSplit[], genomes: Genome[], config: import('../../model/config.js').MambaConfig,
   weights: import('../../model/weights.js').MambaWeights, flags: TrainFlags, resume: Parameters<typeof trainClassifier>[0]['resume']): Promise<void> {
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
-    logLine('classify: interrupt: saving a checkpoint after the current step (Ctrl-C again to quit at once)');
-  };
-  process.on('SIGINT', onSigint);
+  const interrupt = interruptOnSigint('classify', logLine);
   let model: MambaModel | undefined;
   let outcome;
   try {
@@ -254,7 +233,7 @@ async function execute(out: string, run: ClassifyRun, splits: SourceSplit[], gen
     const t0 = performance.now();
     outcome = await trainClassifier({
       runDir: out, run, splits, genomes, config, weights, featureModel: model, featureChunk: model ? chunkFor(model.backend, flags) : undefined,
-      resume, signal: controller.signal, onLog: logLine,
+      resume, signal: interrupt.signal, onLog: logLine,
       onStep: (r) => {
         if (r.step % flags.logEvery === 0 || r.step === run.steps || r.step === startStep + 1) {
           const eta = ((performance.now() - t0) / 1000 / Math.max(1, r.step - startStep)) * (run.steps - r.step);
@@ -263,7 +242,7 @@ async function execute(out: string, run: ClassifyRun, splits: SourceSplit[], gen
       },
     });
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupt.release();
     await closeModel(model);
   }
   if (outcome.status === 'interrupted') {

@@ -24,24 +24,8 @@ import type { TrainRecord, ValidRecord } from '../../train/metrics.js';
 import { capRegions, labelSplit, SPLIT_FILE, tailSplit, writeSplitBed, type DataSplit } from '../../train/split.js';
 import { loadTrainingCheckpoint, resolveCheckpointDir, type RunSettings, type TrainerState } from '../../train/trainer-state.js';
 import { makeValidator } from '../../train/validate.js';
-import { addDeviceOptions, chunkFor, positiveInt, type DeviceFlags } from '../common.js';
+import { addDeviceOptions, chunkFor, fraction, interruptOnSigint, nonNegativeInt, positiveInt, positiveNumber, type DeviceFlags } from '../common.js';
 import { logLine } from '../io.js';
-
-const nonNegativeInt = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new UsageError(`${name} must be a non-negative integer, got '${v}'`);
-  return n;
-};
-const positiveNumber = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} must be a positive number, got '${v}'`);
-  return n;
-};
-const fraction = (name: string, closed = false) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || (closed ? n > 1 : n >= 1)) throw new UsageError(`${name} must be a number in [0, 1${closed ? ']' : ')'}, got '${v}'`);
-  return n;
-};
 
 interface PretrainFlags extends DeviceFlags {
   out?: string;
@@ -282,15 +266,6 @@ async function execute(
 ): Promise<void> {
   const validRegions = capRegions(run.validRegions, run.evalBases);
   let backend: Backend | undefined;
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) {
-      process.stderr.write('\npretrain: second interrupt: exiting now (the last saved checkpoint is intact)\n');
-      process.exit(130);
-    }
-    controller.abort();
-    report('pretrain: interrupt: saving a checkpoint after the current step (Ctrl-C again to quit at once)');
-  };
   const tty = process.stderr.isTTY === true;
   let multibar: cliProgress.MultiBar | undefined;
   let bar: cliProgress.SingleBar | undefined;
@@ -299,7 +274,7 @@ async function execute(
   const sessionStart = performance.now();
   let lastValid: ValidRecord | undefined;
   const eta = (r: TrainRecord) => ((performance.now() - sessionStart) / 1000 / Math.max(1, r.step - startStep)) * (run.steps - r.step);
-  process.on('SIGINT', onSigint);
+  const interrupt = interruptOnSigint('pretrain', report);
   let outcome: TrainOutcome;
   try {
     if (validRegions.length > 0) {
@@ -319,7 +294,7 @@ async function execute(
     outcome = await train({
       runDir, genome, config, weights, run,
       gradientFn: run.gradEngine === 'ref' ? gradientsRef : gradientsCpu,
-      validate, resume, signal: controller.signal,
+      validate, resume, signal: interrupt.signal,
       hooks: {
         onStep: (r) => {
           if (bar) {
@@ -338,7 +313,7 @@ async function execute(
     });
   } finally {
     multibar?.stop();
-    process.off('SIGINT', onSigint);
+    interrupt.release();
     await backend?.dispose();
     await shutdownGpu();
   }
