@@ -72,7 +72,7 @@ async function writeDurable(path: string, body: (fh: import('node:fs/promises').
 }
 
 /** fsync a directory so renames inside it survive a power loss (best effort: not all filesystems allow it). */
-async function syncDir(path: string): Promise<void> {
+export async function syncDir(path: string): Promise<void> {
   let fh;
   try {
     fh = await open(path, 'r');

@@ -1,11 +1,13 @@
 // Options and set-up shared by the commands that run a model: --device, --threads, --chunk, the
 // region flags, loading a checkpoint onto a backend, and a progress bar on stderr when it is a TTY.
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { DEVICE_CHOICES, createBackend, parseDevice, shutdownGpu } from '../backend/registry.js';
 import type { Backend } from '../backend/types.js';
 import { loadCheckpoint } from '../checkpoint/checkpoint.js';
-import { UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { openGenome } from '../genome/open.js';
 import type { Genome, Region } from '../genome/types.js';
 import { MambaModel } from '../model/mamba.js';
@@ -134,4 +136,34 @@ export function interruptOnSigint(label: string, log: (line: string) => void = (
   };
   process.on('SIGINT', onSigint);
   return { signal: controller.signal, release: () => process.off('SIGINT', onSigint) };
+}
+
+/** Why a filesystem call failed, in words. */
+export function ioWhy(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why: Record<string, string> = { EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system', ENOTDIR: 'a path component is not a directory', ENOSPC: 'no space left on device', EEXIST: 'a path component is a file' };
+  return why[code ?? ''] ?? code ?? (err as Error).message;
+}
+
+/** A new or empty run directory, created and checked writable; an existing run points at --resume. */
+export async function prepareOutDir(out: string): Promise<void> {
+  try {
+    const st = await stat(out);
+    if (!st.isDirectory()) throw new InputError(`--out ${out}: exists and is not a directory; choose a new directory`);
+    const names = await readdir(out);
+    if (names.includes('checkpoints')) throw new InputError(`--out ${out}: already holds a run; continue it with --resume ${out}, or choose a new directory`);
+    if (names.length > 0) throw new InputError(`--out ${out}: directory is not empty; choose a new or empty directory`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      if (err instanceof InputError) throw err;
+      throw new InputError(`--out ${out}: cannot use it as the run directory (${ioWhy(err)}); choose a writable location`);
+    }
+  }
+  try {
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, '.write-test'), '');
+    await rm(join(out, '.write-test'));
+  } catch (err) {
+    throw new InputError(`--out ${out}: cannot create or write the run directory (${ioWhy(err)}); choose a writable location`);
+  }
 }

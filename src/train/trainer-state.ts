@@ -8,7 +8,7 @@
 // loadable. Old checkpoints are removed by renaming them hidden first, for the same reason.
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, syncDir } from '../checkpoint/checkpoint.js';
 import { readSafetensors, writeSafetensorsTo, type WriteTensor } from '../checkpoint/safetensors.js';
 import type { SamplerState } from '../data/sampler.js';
 import { InputError } from '../errors.js';
@@ -164,17 +164,6 @@ export async function saveTrainingCheckpoint(
   return target;
 }
 
-async function syncDir(path: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-    await fh.sync();
-  } catch {
-    // not every filesystem syncs directories; the renames are atomic regardless
-  } finally {
-    await fh?.close();
-  }
-}
 
 async function exists(path: string): Promise<boolean> {
   try {

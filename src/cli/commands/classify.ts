@@ -3,11 +3,11 @@
 // Bayes baseline. The library is src/classify/; this module parses flags, reports progress on stderr
 // and writes data (tables, JSON, TSV) to stdout.
 import { Command, Option } from 'commander';
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadCheckpoint } from '../../checkpoint/checkpoint.js';
 import { DEFAULT_MAX_N_FRACTION } from '../../data/sampler.js';
-import { InputError, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import type { Genome } from '../../genome/types.js';
 import { dims, parameterCount } from '../../model/config.js';
 import { MambaModel } from '../../model/mamba.js';
@@ -25,7 +25,7 @@ import { fitKmer, loadClassifyCheckpoint, trainClassifier, type ClassifyRun } fr
 import { createBackend, parseDevice } from '../../backend/registry.js';
 import {
   addDeviceOptions, addRegionOptions, chunkFor, closeModel, collect, fraction, interruptOnSigint, loadModel, nonNegativeInt, openGenome, positiveInt,
-  positiveNumber, regionsFrom, type DeviceFlags, type RegionFlags,
+  positiveNumber, prepareOutDir, regionsFrom, type DeviceFlags, type RegionFlags,
 } from '../common.js';
 import { logLine, stdoutSink } from '../io.js';
 
@@ -83,23 +83,6 @@ async function closeAll(genomes: Genome[]): Promise<void> {
   await Promise.all(genomes.map((g) => g.close()));
 }
 
-async function prepareOutDir(out: string): Promise<void> {
-  try {
-    const st = await stat(out);
-    if (!st.isDirectory()) throw new InputError(`--out ${out}: exists and is not a directory; choose a new directory`);
-    const names = await readdir(out);
-    if (names.includes('checkpoints')) throw new InputError(`--out ${out}: already holds a run; continue it with --resume ${out}, or choose a new directory`);
-    if (names.length > 0) throw new InputError(`--out ${out}: directory is not empty; choose a new or empty directory`);
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new InputError(`--out ${out}: cannot use it (${(err as NodeJS.ErrnoException).code})`);
-  }
-  try {
-    await mkdir(out, { recursive: true });
-  } catch (err) {
-    throw new InputError(`--out ${out}: cannot create it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose a writable location`);
-  }
-}
 
 const RUN_FLAGS: Array<[keyof TrainFlags, string]> = [
   ['model', '--model'], ['species', '--species'], ['manifest', '--manifest'], ['holdoutFraction', '--holdout-fraction'], ['testSequences', '--test-sequences'],

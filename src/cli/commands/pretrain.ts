@@ -4,13 +4,13 @@
 // the outcome to an exit code (130 after an interrupt).
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createBackend, parseDevice, shutdownGpu } from '../../backend/registry.js';
 import type { Backend } from '../../backend/types.js';
 import { loadCheckpoint } from '../../checkpoint/checkpoint.js';
 import { DEFAULT_MAX_N_FRACTION } from '../../data/sampler.js';
-import { InputError, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import { readBed, checkBedRegions } from '../../genome/bed.js';
 import { openGenome } from '../../genome/open.js';
 import type { Genome } from '../../genome/types.js';
@@ -24,7 +24,7 @@ import type { TrainRecord, ValidRecord } from '../../train/metrics.js';
 import { capRegions, labelSplit, SPLIT_FILE, tailSplit, writeSplitBed, type DataSplit } from '../../train/split.js';
 import { loadTrainingCheckpoint, resolveCheckpointDir, type RunSettings, type TrainerState } from '../../train/trainer-state.js';
 import { makeValidator } from '../../train/validate.js';
-import { addDeviceOptions, chunkFor, fraction, interruptOnSigint, nonNegativeInt, positiveInt, positiveNumber, type DeviceFlags } from '../common.js';
+import { addDeviceOptions, chunkFor, fraction, interruptOnSigint, nonNegativeInt, positiveInt, positiveNumber, prepareOutDir, type DeviceFlags } from '../common.js';
 import { logLine } from '../io.js';
 
 interface PretrainFlags extends DeviceFlags {
@@ -135,34 +135,6 @@ Example (a small model on the bundled lambda genome, a few minutes on a CPU):
     });
 }
 
-function ioWhy(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  const why: Record<string, string> = { EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system', ENOTDIR: 'a path component is not a directory', ENOSPC: 'no space left on device', EEXIST: 'a path component is a file' };
-  return why[code ?? ''] ?? code ?? (err as Error).message;
-}
-
-async function prepareOutDir(out: string): Promise<void> {
-  try {
-    const st = await stat(out);
-    if (!st.isDirectory()) throw new InputError(`--out ${out}: exists and is not a directory; choose a new directory`);
-    const names = await readdir(out);
-    if (names.includes('checkpoints')) throw new InputError(`--out ${out}: already holds a run; continue it with --resume ${out}, or choose a new directory`);
-    if (names.length > 0) throw new InputError(`--out ${out}: directory is not empty; choose a new or empty directory`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      if (err instanceof InputError) throw err;
-      throw new InputError(`--out ${out}: cannot use it as the run directory (${ioWhy(err)}); choose a writable location`);
-    }
-  }
-  try {
-    await mkdir(out, { recursive: true });
-    await writeFile(join(out, '.write-test'), '');
-    const { rm } = await import('node:fs/promises');
-    await rm(join(out, '.write-test'));
-  } catch (err) {
-    throw new InputError(`--out ${out}: cannot create or write the run directory (${ioWhy(err)}); choose a writable location`);
-  }
-}
 
 async function dataSplit(genome: Genome, bed: string | undefined, trainLabel: string, validLabel: string, validFraction: number): Promise<DataSplit> {
   if (!bed) return tailSplit(genome, validFraction);
