@@ -1,0 +1,216 @@
+// bench-util — the shared driver of the elementwise/small-op kernel benches (kernels/<op>/bench.ts):
+// argument parsing, deterministic inputs, warm-up + median of repeats, gpu.js device handling and
+// the markdown/JSON table. Not a test and not part of the kernel library (nothing in src/ imports it).
+// Like kernels/selective-scan/bench.ts it loads src/backend/gpu-runtime.js — dynamically, and only for
+// the gpu.js devices — so that gpu.js and dawn.node are loaded in one place; that is the known
+// exception to "kernels/ imports nothing from src/".
+//
+// Devices: ref (float64 ref.ts), cpu (float32 cpu.ts), webasm and webgpu (gpujs.ts through gpu.js).
+// webasm: kernels called on Float32Arrays; the clock includes gpu.js's copy of the result to JS arrays.
+// webgpu: the kernels are built with `pipeline: true`, inputs are uploaded once as device handles
+// (outside the clock) and two things are timed: "resident" (calls on handles, then wait for the
+// queue to drain: onSubmittedWorkDone) and "+ read back" (the same, then toArray() of every output).
+// Pipeline calls resolve at submit, so without one of those waits the clock would stop early.
+//
+// Common options: --device all|ref,cpu,webasm,webgpu  --L <tokens> (default 4096)  --repeats <n>
+//   --json (rows as JSON instead of a markdown table). Op-specific options via `opt()`.
+import type { GpuJsLike } from './gpujs-types.js';
+
+export type BenchDevice = 'ref' | 'cpu' | 'webasm' | 'webgpu';
+const DEVICES: readonly BenchDevice[] = ['ref', 'cpu', 'webasm', 'webgpu'];
+
+export interface BenchArgs {
+  devices: BenchDevice[];
+  L: number;
+  repeats: number;
+  json: boolean;
+  /** a numeric option `--name value`, or its default */
+  opt(name: string, dflt: number): number;
+}
+
+export function parseBenchArgs(usage: string): BenchArgs {
+  const argv = process.argv.slice(2);
+  const fail = (why: string): never => {
+    console.error(`bench: ${why}\nusage: ${usage}`);
+    process.exit(2);
+  };
+  const raw = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    if (i < 0) return undefined;
+    if (i + 1 >= argv.length) fail(`--${name} needs a value`);
+    return argv[i + 1];
+  };
+  const opt = (name: string, dflt: number): number => {
+    const v = raw(name);
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a positive integer (got ${v})`);
+    return n;
+  };
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(`usage: ${usage}`);
+    process.exit(0);
+  }
+  const d = raw('device') ?? 'all';
+  const devices = d === 'all' ? [...DEVICES] : d.split(',') as BenchDevice[];
+  for (const x of devices) if (!DEVICES.includes(x)) fail(`--device must be all or a comma list of ${DEVICES.join(', ')} (got ${x})`);
+  return { devices, L: opt('L', 4096), repeats: opt('repeats', 9), json: argv.includes('--json'), opt };
+}
+
+/** Deterministic inputs without a PRNG dependency: a cheap integer hash into shift + scale·[-0.5, 0.5). */
+export function fill(n: number, seed: number, scale = 1, shift = 0): Float32Array {
+  const a = new Float32Array(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x297a2d39) >>> 0;
+    a[i] = shift + scale * (x / 4294967296 - 0.5);
+  }
+  return a;
+}
+
+export interface Timing { ms: number; cpuMs: number }
+
+/** Median wall ms of `repeats` runs after one warm-up call (compilation, caches, first touch), and the
+ *  median process CPU ms (user + system, all threads): on a shared machine it shows what a run cost
+ *  when wall time is inflated by neighbours (lavapipe runs on CPU threads of its own). */
+export async function timeMedian(fn: () => unknown, repeats: number): Promise<Timing> {
+  await fn();
+  const ts: number[] = [], cs: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await fn();
+    ts.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cs.push((c.user + c.system) / 1e3);
+  }
+  const mid = (a: number[]) => a.sort((x, y) => x - y)[a.length >> 1];
+  return { ms: mid(ts), cpuMs: mid(cs) };
+}
+
+/** One gpu.js kernel call of a pass: the kernel and its array arguments (host arrays; the driver
+ *  swaps in device handles for webgpu). */
+export type GpuCall = [kernel: (...args: unknown[]) => unknown, args: Float32Array[]];
+
+export interface OpBench {
+  op: string;
+  /** e.g. 'L=4096 ED=256' */
+  shape: string;
+  /** tokens per call, for ns/token */
+  tokens: number;
+  /** pass name → a float64 reference call */
+  ref: Record<string, () => unknown>;
+  /** pass name → a float32 cpu.ts call (outputs preallocated where the API allows) */
+  cpu: Record<string, () => unknown>;
+  /** builds the gpu.js kernels (opts carries pipeline) and returns pass name → the calls of that pass;
+   *  a pass missing here has no gpu.js kernel (a row says so) */
+  gpu: (gpu: GpuJsLike, opts: { pipeline: boolean }) => Record<string, GpuCall[]>;
+}
+
+export interface BenchRow {
+  op: string; pass: string; device: BenchDevice; variant: string; shape: string;
+  ms: number | null; cpuMs: number | null; nsPerToken: number | null; note?: string;
+}
+
+interface Runtime {
+  getGpu(mode: 'webgpu' | 'webasm'): Promise<GpuJsLike>;
+  probeWebGpu(): Promise<{ ok: boolean; reason?: string; name?: string }>;
+  shutdownGpu(): Promise<void>;
+}
+
+async function loadRuntime(): Promise<Runtime> {
+  // the known exception (see header): the one place that knows how to load gpu.js and dawn.node
+  return (await import('../src/backend/gpu-runtime.js')) as unknown as Runtime;
+}
+
+type Handle = { toArray(): unknown; delete(): void; context?: { device?: { queue?: { onSubmittedWorkDone(): Promise<void> } } } };
+
+/** Runs one op on every requested device and prints the table (or JSON). Skipped devices print why. */
+export async function runOpBench(b: OpBench, args: BenchArgs): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const per = (t: Timing) => ({ ms: t.ms, cpuMs: t.cpuMs, nsPerToken: (t.ms * 1e6) / b.tokens });
+  const skip = (device: BenchDevice, pass: string, note: string) =>
+    rows.push({ op: b.op, pass, device, variant: '—', shape: b.shape, ms: null, cpuMs: null, nsPerToken: null, note });
+  const passes = Object.keys(b.cpu);
+  let rt: Runtime | undefined;
+  for (const device of args.devices) {
+    if (device === 'ref' || device === 'cpu') {
+      const fns = device === 'ref' ? b.ref : b.cpu;
+      const variant = device === 'ref' ? 'ref.ts float64' : 'cpu.ts float32';
+      for (const pass of passes) rows.push({ op: b.op, pass, device, variant, shape: b.shape, ...per(await timeMedian(fns[pass], args.repeats)) });
+      continue;
+    }
+    rt ??= await loadRuntime();
+    if (device === 'webgpu') {
+      const probe = await rt.probeWebGpu();
+      if (!probe.ok) {
+        console.error(`bench ${b.op}: webgpu skipped: ${probe.reason}`);
+        for (const pass of passes) skip(device, pass, `skipped: ${probe.reason}`);
+        continue;
+      }
+      console.error(`bench ${b.op}: webgpu adapter ${probe.name}`);
+    }
+    let gpu: GpuJsLike;
+    try {
+      gpu = await rt.getGpu(device);
+    } catch (err) {
+      console.error(`bench ${b.op}: ${device} skipped: ${(err as Error).message}`);
+      for (const pass of passes) skip(device, pass, `skipped: ${(err as Error).message}`);
+      continue;
+    }
+    const calls = b.gpu(gpu, { pipeline: device === 'webgpu' });
+    for (const pass of passes) {
+      const list = calls[pass];
+      if (!list) { skip(device, pass, 'no gpu.js kernel for this pass'); continue; }
+      if (device === 'webasm') {
+        const t = await timeMedian(async () => { for (const [k, a] of list) await k(...a); }, args.repeats);
+        rows.push({ op: b.op, pass, device, variant: 'gpu.js webasm', shape: b.shape, ...per(t) });
+        continue;
+      }
+      // webgpu: upload each distinct input once (an identity kernel with pipeline + immutable)
+      const handles = new Map<Float32Array, Handle>();
+      const uploaders = new Map<number, (v: Float32Array) => unknown>();
+      for (const [, a] of list) {
+        for (const x of a) {
+          if (handles.has(x)) continue;
+          let up = uploaders.get(x.length);
+          if (!up) {
+            up = gpu.createKernel(function (this: { thread: { x: number } }, v: number[]) { return v[this.thread.x]; },
+              { output: [x.length], pipeline: true, immutable: true });
+            uploaders.set(x.length, up!);
+          }
+          handles.set(x, (await up!(x)) as Handle);
+        }
+      }
+      const resident = list.map(([k, a]) => [k, a.map((x) => handles.get(x)!)] as const);
+      let queue: { onSubmittedWorkDone(): Promise<void> } | undefined;
+      const runAll = async (): Promise<Handle[]> => {
+        const outs: Handle[] = [];
+        for (const [k, a] of resident) outs.push((await k(...a)) as Handle);
+        return outs;
+      };
+      queue = (await runAll())[0]?.context?.device?.queue;
+      if (queue) {
+        const q = queue;
+        const t = await timeMedian(async () => { await runAll(); await q.onSubmittedWorkDone(); }, args.repeats);
+        rows.push({ op: b.op, pass, device, variant: 'gpu.js webgpu, resident', shape: b.shape, ...per(t) });
+      }
+      const t = await timeMedian(async () => { for (const h of await runAll()) await h.toArray(); }, args.repeats);
+      rows.push({ op: b.op, pass, device, variant: 'gpu.js webgpu, + read back', shape: b.shape, ...per(t) });
+      for (const h of handles.values()) h.delete();
+    }
+  }
+  if (rt) await rt.shutdownGpu();
+  printRows(rows, args);
+  return rows;
+}
+
+export function printRows(rows: BenchRow[], args: BenchArgs): void {
+  if (args.json) { console.log(JSON.stringify(rows, null, 1)); return; }
+  const f = (v: number | null, d: number) => (v === null ? '—' : v.toFixed(d));
+  console.log(`| op | pass | device | variant | shape | ms (median of ${args.repeats}) | process CPU ms | ns/token |`);
+  console.log('|---|---|---|---|---|---:|---:|---:|');
+  for (const r of rows) {
+    console.log(`| ${r.op} | ${r.pass} | ${r.device} | ${r.note ?? r.variant} | ${r.shape} | ${f(r.ms, 3)} | ${f(r.cpuMs, 1)} | ${f(r.nsPerToken, 1)} |`);
+  }
+}
