@@ -5,6 +5,10 @@
 //   --freeze-backbone (linear probe): pooled features of `probeWindows` training windows computed once
 //     with the forward model on the chosen device, then the head alone trained on batches drawn from them;
 //   --baseline kmer: naive Bayes counts (kmer.ts) from the same training windows, or whole training regions.
+// Fine-tuning may warm up the window length as pretraining does (schedule.ts seqLenStages): 1,024,
+// 2,048, … below seqLen, then seqLen, with batch·seqLen/L_k windows per step so tokens per step stay
+// constant; each stage draws its own window stream (stage 0 keeps the run's seed, so a run without
+// warmup is unchanged), and the checkpoint names the stage its sampler state belongs to.
 // Checkpoints mirror pretrain's (src/train/trainer-state.ts): RUN/checkpoints/step-N written whole in a
 // hidden staging directory and renamed, holding the backbone (config.json + model.safetensors),
 // head.safetensors, optimizer.safetensors (AdamW moments, backbone and head) and classify-state.json
@@ -24,7 +28,8 @@ import { tensorSpecs } from '../model/weights.js';
 import { AdamW, clipGradNorm, namedGrads, namedParams, type AdamWState, type NamedParam } from '../train/adamw.js';
 import { backboneGradientsCpuSync } from '../train/grad-cpu.js';
 import { truncateMetrics } from '../train/metrics.js';
-import { learningRate, type LrSchedule } from '../train/schedule.js';
+import { stageSeed } from '../train/loop.js';
+import { learningRate, seqLenStages, stageAt, type LrSchedule, type SeqLenStage } from '../train/schedule.js';
 import { listCheckpointSteps } from '../train/trainer-state.js';
 import { CLASSIFIER_FILE, CLASSIFIER_FORMAT, HEAD_FILE, KMER_FILE, pooledFeature, readHead, writeHead, type ClassifierJson } from './classifier.js';
 import { HeadBatchLoss, initHead, type ClassifierHead, type Pool } from './head.js';
@@ -46,7 +51,12 @@ export interface ClassifyRun {
   /** the pretrained model it started from (mamba) */
   model?: string;
   seqLen: number;
+  /** windows per step at the final seqLen */
   batch: number;
+  /** fine-tuning: sequence-length warmup (absent in runs made before the flag: off) */
+  seqLenWarmup?: boolean;
+  /** fraction of the schedule spent in the shorter stages */
+  seqLenWarmupFraction?: number;
   steps: number;
   scheduleSteps: number;
   lr: number;
@@ -75,6 +85,8 @@ export interface ClassifyState {
   kind: typeof STATE_KIND;
   step: number;
   elapsedSeconds: number;
+  /** sequence-length stage the sampler state belongs to (absent: 0) */
+  stage?: number;
   sampler: SpeciesSamplerState;
   run: ClassifyRun;
 }
@@ -86,6 +98,9 @@ export interface StepRecord {
   accuracy: number;
   lr: number;
   gradNorm: number;
+  /** window length and windows of this step (the sequence-length stage) */
+  seqLen: number;
+  windows: number;
   windowsPerSec: number;
   elapsedSec: number;
 }
@@ -106,12 +121,27 @@ export interface ClassifyTrainOptions {
   onStep?(r: StepRecord): void;
   onSave?(dir: string, step: number): void;
   onLog?(line: string): void;
+  /** a fine-tuning step starts a new sequence-length stage */
+  onStage?(stage: SeqLenStage): void;
   now?: () => number;
 }
 
-export function samplerFor(run: ClassifyRun, splits: readonly SourceSplit[], genomes: readonly Genome[], which: 'train' | 'test', seed: number, rc: boolean): SpeciesSampler {
+export function samplerFor(run: ClassifyRun, splits: readonly SourceSplit[], genomes: readonly Genome[], which: 'train' | 'test', seed: number, rc: boolean, windowLength = run.seqLen): SpeciesSampler {
   const sources = splits.map((s, g) => ({ species: run.species.indexOf(s.species), genome: genomes[g], regions: which === 'train' ? s.train : s.test }));
-  return new SpeciesSampler(sources, run.species.length, { windowLength: run.seqLen, seed, maxNFraction: run.maxNFraction, reverseComplement: rc }, run.species);
+  return new SpeciesSampler(sources, run.species.length, { windowLength, seed, maxNFraction: run.maxNFraction, reverseComplement: rc }, run.species);
+}
+
+/** Fine-tuning's sequence-length stages (pretrain's, schedule.ts); one stage without warmup or for a probe. */
+export function classifyStages(run: ClassifyRun): SeqLenStage[] {
+  return seqLenStages({
+    seqLen: run.seqLen, batch: run.batch, horizon: run.scheduleSteps, warmup: (run.seqLenWarmup ?? false) && !run.freezeBackbone,
+    warmupFraction: run.seqLenWarmupFraction ?? 0.5,
+  });
+}
+
+/** Stage k's window-stream seed: stage 0 keeps the run's seed (runs without warmup are unchanged). */
+function classifyStageSeed(seed: number, k: number): number {
+  return k === 0 ? seed : stageSeed(seed, k);
 }
 
 function headParams(head: ClassifierHead): NamedParam[] {
@@ -153,7 +183,10 @@ export async function trainClassifier(o: ClassifyTrainOptions): Promise<{ step: 
   const head = o.resume?.head ?? initHead(run.species.length, D, run.seed);
   const opt = new AdamW({ beta1: run.beta1, beta2: run.beta2, eps: run.eps, weightDecay: run.weightDecay });
   const params = run.freezeBackbone ? headParams(head) : [...namedParams(config, weights), ...headParams(head)];
-  const sampler = samplerFor(run, o.splits, o.genomes, 'train', run.seed, run.rcAug);
+  const stages = classifyStages(run);
+  const makeSampler = (s: SeqLenStage) => samplerFor(run, o.splits, o.genomes, 'train', classifyStageSeed(run.seed, s.index), run.rcAug, s.seqLen);
+  let stage = stages[0];
+  let sampler = makeSampler(stage);
   let step = 0;
   let elapsedBefore = 0;
   let checkpoint: string | undefined;
@@ -161,6 +194,9 @@ export async function trainClassifier(o: ClassifyTrainOptions): Promise<{ step: 
     opt.restore(o.resume.optimizer);
     step = o.resume.state.step;
     elapsedBefore = o.resume.state.elapsedSeconds;
+    const k = o.resume.state.stage ?? 0;
+    if (!stages[k]) throw new InputError(`${o.resume.dir}: ${STATE_FILE} names sequence-length stage ${k}, this run has ${stages.length}; the checkpoint is damaged`);
+    if (k !== stage.index) sampler = makeSampler((stage = stages[k]));
     sampler.restore(o.resume.state.sampler);
     checkpoint = o.resume.dir;
     await truncateMetrics(join(o.runDir, METRICS_FILE), step);
@@ -187,7 +223,7 @@ export async function trainClassifier(o: ClassifyTrainOptions): Promise<{ step: 
   let savedStep = o.resume ? step : -1;
   let lastLoss: number | undefined;
   const save = async () => {
-    const state: ClassifyState = { kind: STATE_KIND, step, elapsedSeconds: elapsed(), sampler: sampler.state(), run };
+    const state: ClassifyState = { kind: STATE_KIND, step, elapsedSeconds: elapsed(), stage: stage.index, sampler: sampler.state(), run };
     checkpoint = await saveClassifyCheckpoint(o.runDir, config, weights, head, opt.state(), state);
     savedStep = step;
     o.onSave?.(checkpoint, step);
@@ -197,7 +233,13 @@ export async function trainClassifier(o: ClassifyTrainOptions): Promise<{ step: 
       if (o.signal?.aborted) break;
       const t = step + 1;
       const started = now();
-      const B = run.batch;
+      if (!probe) {
+        const s = stageAt(stages, t);
+        if (s.index !== stage.index) sampler = makeSampler((stage = s));
+        if (s.firstStep === t) o.onStage?.(s);
+      }
+      const B = probe ? run.batch : stage.batch;
+      const L = probe ? run.seqLen : sampler.options.windowLength; // the stage's, as drawn
       let hl: HeadBatchLoss;
       let grads: Float32Array[];
       if (probe) {
@@ -211,8 +253,8 @@ export async function trainClassifier(o: ClassifyTrainOptions): Promise<{ step: 
         grads = [Float32Array.from(hl.dWeight), Float32Array.from(hl.dBias)];
       } else {
         const { ids, labels } = await sampler.nextBatch(B);
-        hl = new HeadBatchLoss(head, run.pool, labels, run.seqLen);
-        const g = backboneGradientsCpuSync(config, weights, { ids, B, L: run.seqLen }, hl);
+        hl = new HeadBatchLoss(head, run.pool, labels, L);
+        const g = backboneGradientsCpuSync(config, weights, { ids, B, L }, hl); // ids (B, L)
         grads = [...namedGrads(config, g), Float32Array.from(hl.dWeight), Float32Array.from(hl.dBias)];
       }
       if (!Number.isFinite(hl.loss)) throw new InputError(`classification training diverged at step ${t} (loss ${hl.loss}); start again with a lower --lr`);
@@ -223,7 +265,7 @@ export async function trainClassifier(o: ClassifyTrainOptions): Promise<{ step: 
       step = t;
       lastLoss = hl.loss;
       const rec: StepRecord = {
-        type: 'train', step, loss: hl.loss, accuracy: hl.correct / B, lr, gradNorm,
+        type: 'train', step, loss: hl.loss, accuracy: hl.correct / B, lr, gradNorm, seqLen: L, windows: B,
         windowsPerSec: B / Math.max(1e-9, (now() - started) / 1000), elapsedSec: elapsed(),
       };
       await metrics.write(`${JSON.stringify(rec)}\n`);

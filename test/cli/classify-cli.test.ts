@@ -143,4 +143,8 @@ maybe('bad input: one line on stderr, exit 2 for usage and 3 for files', async (
   const r6 = await runCli(['classify', 'train', '--baseline', 'kmer', ...args(TRAIN), '--test-sequences', 'chr21', '--out', join(tmp, 'x6')]);
   t.is(r6.code, 3);
   t.regex(r6.stderr, /--test-sequences: 'chr21' is not in/);
+  const r7 = await runCli(['classify', 'train', '--model', join(tmp, 'init'), '--freeze-backbone', '--seq-len-warmup', ...args(TRAIN), '--seq-len', '4096', '--out', join(tmp, 'x7')]);
+  t.is(r7.code, 2);
+  t.regex(r7.stderr, /--seq-len-warmup applies to fine-tuning only/);
+  t.is(r7.stderr.trim().split('\n').length, 1);
 });

@@ -21,7 +21,7 @@ import { confusionSvg } from '../../classify/plot.js';
 import {
   openSources, parseSpeciesArgs, readManifest, readSplitTsv, speciesNames, splitGenome, SPLIT_TSV, writeSplitTsv, type SourceSplit, type SpeciesSource,
 } from '../../classify/sources.js';
-import { fitKmer, loadClassifyCheckpoint, trainClassifier, type ClassifyRun } from '../../classify/train.js';
+import { classifyStages, fitKmer, loadClassifyCheckpoint, trainClassifier, type ClassifyRun } from '../../classify/train.js';
 import { createBackend, parseDevice } from '../../backend/registry.js';
 import {
   addDeviceOptions, addRegionOptions, chunkFor, closeModel, collect, fraction, interruptOnSigint, loadModel, nonNegativeInt, openGenome, positiveInt,
@@ -51,6 +51,8 @@ interface TrainFlags extends SourceFlags, DeviceFlags {
   steps: number;
   scheduleSteps?: number;
   batch: number;
+  seqLenWarmup?: boolean;
+  seqLenWarmupFraction: number;
   lr: number;
   minLrRatio: number;
   warmup: number;
@@ -89,6 +91,7 @@ const RUN_FLAGS: Array<[keyof TrainFlags, string]> = [
   ['baseline', '--baseline'], ['seqLen', '--seq-len'], ['pool', '--pool'], ['freezeBackbone', '--freeze-backbone'], ['probeWindows', '--probe-windows'],
   ['scheduleSteps', '--schedule-steps'], ['batch', '--batch'], ['lr', '--lr'], ['minLrRatio', '--min-lr-ratio'], ['warmup', '--warmup'],
   ['weightDecay', '--weight-decay'], ['clip', '--clip'], ['rcAug', '--rc-aug'], ['maxN', '--max-n'], ['seed', '--seed'],
+  ['seqLenWarmup', '--seq-len-warmup'], ['seqLenWarmupFraction', '--seq-len-warmup-fraction'],
 ];
 
 function registerTrain(parent: Command): void {
@@ -108,8 +111,10 @@ function registerTrain(parent: Command): void {
     .option('--freeze-backbone', 'train only the head (a linear probe) on features computed once per window with the forward model')
     .option('--probe-windows <n>', 'with --freeze-backbone: training windows to compute features for (default: min(--steps × --batch, 4096))', positiveInt('--probe-windows'))
     .option('--steps <n>', 'optimizer steps (total, counting resumed ones)', positiveInt('--steps'), 1000)
-    .option('--schedule-steps <n>', 'horizon of the lr schedule (default: --steps)', positiveInt('--schedule-steps'))
-    .option('--batch <B>', 'windows per step', positiveInt('--batch'), 8)
+    .option('--schedule-steps <n>', 'horizon of the lr schedule and seq-len warmup (default: --steps)', positiveInt('--schedule-steps'))
+    .option('--batch <B>', 'windows per step (at the final --seq-len)', positiveInt('--batch'), 8)
+    .option('--seq-len-warmup', 'fine-tuning: start at 1,024 bases and double up to --seq-len, more windows per step at shorter lengths (constant tokens per step), as pretrain')
+    .option('--seq-len-warmup-fraction <f>', 'fraction of the schedule spent in the shorter stages, split evenly', fraction('--seq-len-warmup-fraction'), 0.5)
     .option('--lr <x>', 'peak learning rate (the paper fine-tunes at 1e-4)', positiveNumber('--lr'), 1e-4)
     .option('--min-lr-ratio <x>', 'cosine decays to this fraction of --lr', fraction('--min-lr-ratio', true), 0.1)
     .option('--warmup <fraction>', 'linear lr warmup, fraction of the schedule', fraction('--warmup'), 0.1)
@@ -140,6 +145,9 @@ Examples:
       if (flags.baseline && (flags.model || flags.freezeBackbone)) throw new UsageError('--baseline kmer trains no Mamba model: drop --model / --freeze-backbone');
       if (flags.k > MAX_K) throw new UsageError(`--k ${flags.k} is above ${MAX_K}`);
       if (flags.probeWindows !== undefined && !flags.freezeBackbone) throw new UsageError('--probe-windows needs --freeze-backbone');
+      if (flags.seqLenWarmup && (flags.baseline || flags.freezeBackbone)) {
+        throw new UsageError('--seq-len-warmup applies to fine-tuning only (a linear probe computes its features once and the k-mer baseline counts, both at --seq-len): drop it');
+      }
       const sources = await sourcesFrom(flags);
       const species = speciesNames(sources);
       if (species.length < 2) throw new UsageError(`classification needs at least two species, got ${species.join(', ')}`);
@@ -151,7 +159,7 @@ Examples:
         const run: ClassifyRun = {
           kind: flags.baseline ? 'kmer' : 'mamba', species, sources, split: { holdoutFraction: flags.holdoutFraction, ...(testSequences ? { testSequences } : {}) },
           ...(flags.model ? { model: resolve(flags.model) } : {}),
-          seqLen: flags.seqLen, batch: flags.batch, steps: flags.steps, scheduleSteps: flags.scheduleSteps ?? flags.steps,
+          seqLen: flags.seqLen, batch: flags.batch, seqLenWarmup: flags.seqLenWarmup ?? false, seqLenWarmupFraction: flags.seqLenWarmupFraction, steps: flags.steps, scheduleSteps: flags.scheduleSteps ?? flags.steps,
           lr: flags.lr, minLrRatio: flags.minLrRatio, warmupFraction: flags.warmup, weightDecay: flags.weightDecay,
           beta1: DEFAULT_ADAMW.beta1, beta2: DEFAULT_ADAMW.beta2, eps: DEFAULT_ADAMW.eps, clip: flags.clip, seed: flags.seed,
           pool: flags.pool, freezeBackbone: flags.freezeBackbone ?? false,
@@ -173,6 +181,8 @@ Examples:
         }
         const d = dims(ckpt!.config);
         logLine(`classify: ${run.freezeBackbone ? 'linear probe on' : 'fine-tuning'} ${parameterCount(ckpt!.config).toLocaleString('en-US')}-parameter model (d_model ${d.D}, n_layer ${d.nLayer}) from ${flags.model}; pool ${run.pool}, L ${run.seqLen}, batch ${run.batch}, ${run.steps} steps, lr ${run.lr}`);
+        const stages = classifyStages(run);
+        if (stages.length > 1) logLine(`classify: sequence-length warmup: ${stages.map((s) => `${s.seqLen}×${s.batch} from step ${s.firstStep}`).join(', ')}`);
         await execute(flags.out, run, splits, genomes, ckpt!.config, ckpt!.weights, flags, undefined);
       } finally {
         await closeAll(genomes);
@@ -217,6 +227,7 @@ async function execute(out: string, run: ClassifyRun, splits: SourceSplit[], gen
     outcome = await trainClassifier({
       runDir: out, run, splits, genomes, config, weights, featureModel: model, featureChunk: model ? chunkFor(model.backend, flags) : undefined,
       resume, signal: interrupt.signal, onLog: logLine,
+      onStage: (s) => { if (classifyStages(run).length > 1) logLine(`classify: step ${s.firstStep}: sequence length ${s.seqLen}, ${s.batch} windows per step`); },
       onStep: (r) => {
         if (r.step % flags.logEvery === 0 || r.step === run.steps || r.step === startStep + 1) {
           const eta = ((performance.now() - t0) / 1000 / Math.max(1, r.step - startStep)) * (run.steps - r.step);
