@@ -6,13 +6,14 @@
 import test from 'ava';
 import { WasmHeap, compileWasmKernel, wasmSimdStatus } from '../../kernels/wasm-simd.js';
 import { createGemmWasm } from '../../kernels/linear/wasm.js';
-import { createSelectiveScanWasm } from '../../kernels/selective-scan/wasm.js';
+import { createSelectiveScanBackwardWasm, createSelectiveScanWasm, scanBackwardScratchFloats } from '../../kernels/selective-scan/wasm.js';
+import { selectiveScan as selectiveScanTs } from '../../kernels/selective-scan/cpu.js';
 import { createConv1dSiluWasm } from '../../kernels/conv1d/wasm.js';
 import { conv1dRef } from '../../kernels/conv1d/ref.js';
 import { silu } from '../../kernels/selective-scan/ref.js';
 import { gemmScratchFloats } from '../../kernels/linear/wasm.js';
 import { linearRef } from '../../kernels/linear/ref.js';
-import { type SelectiveScanArgs, selectiveScanRef } from '../../kernels/selective-scan/ref.js';
+import { type SelectiveScanArgs, type SelectiveScanGrads, selectiveScanBackwardRef, selectiveScanRef } from '../../kernels/selective-scan/ref.js';
 import { mulberry32, randn, randu } from '../helpers/random.js';
 import { maxRelErr } from '../helpers/compare.js';
 import { TOLERANCE } from './tolerances.js';
@@ -26,6 +27,7 @@ const heap = new WasmHeap();
 const ready = status.ok;
 const gemm = ready ? createGemmWasm(compileWasmKernel('gemm'), heap.memory) : null;
 const scan = ready ? createSelectiveScanWasm(compileWasmKernel('scan'), heap.memory) : null;
+const scanBack = ready ? createSelectiveScanBackwardWasm(compileWasmKernel('scan'), heap.memory) : null;
 const conv = ready ? createConv1dSiluWasm(compileWasmKernel('conv'), heap.memory) : null;
 const wtest = ready ? test : test.skip;
 
@@ -104,6 +106,43 @@ for (const [L, ED, N] of scanShapes) {
       heap.free(hL);
     });
   }
+}
+
+// Backward (chunked recompute from the forward's chunk-start states), whole and split into uneven channel
+// ranges accumulating into shared gradients (as threads would), vs the float64 reference backward.
+for (const [L, ED, N, chunk] of [[1, 5, 16, 64], [3, 33, 1, 2], [257, 7, 16, 16], [257, 13, 5, 64], [1000, 9, 16, 64], [1000, 8, 3, 37]] as Array<[number, number, number, number]>) {
+  wtest(`wasm selective scan backward vs selectiveScanBackwardRef, L=${L} ED=${ED} N=${N} chunk ${chunk}, whole and in channel ranges`, (t) => {
+    const a = randomArgs(L * 7 + ED * 3 + N + chunk, L, ED, N, true);
+    const rng = mulberry32(L + 11);
+    const dOut = randn(rng, L * ED), dhL = randn(rng, ED * N);
+    const ref = selectiveScanBackwardRef(a, dOut, dhL);
+    const args: SelectiveScanArgs<Float32Array> = {
+      L, ED, N, u: onHeap(a.u), deltaRaw: onHeap(a.deltaRaw), z: onHeap(a.z), A: onHeap(a.A), B: onHeap(a.B),
+      C: onHeap(a.C), D: onHeap(a.D), deltaBias: onHeap(a.deltaBias), h0: onHeap(a.h0!),
+    };
+    const boundaries = onHeap(selectiveScanTs(args, { chunk }).boundaries!);
+    const dO = onHeap(dOut), dH = onHeap(dhL);
+    const grads = (): SelectiveScanGrads<Float32Array> => ({
+      dU: heap.alloc(L * ED).fill(NaN), dDeltaRaw: heap.alloc(L * ED).fill(NaN), dZ: heap.alloc(L * ED).fill(NaN),
+      dA: heap.alloc(ED * N).fill(NaN), dh0: heap.alloc(ED * N).fill(NaN),
+      dB: heap.alloc(L * N).fill(0), dC: heap.alloc(L * N).fill(0), dD: heap.alloc(ED).fill(0), dDeltaBias: heap.alloc(ED).fill(0),
+    });
+    const whole = grads(), split = grads();
+    const scratch = heap.alloc(scanBackwardScratchFloats(chunk, ED, N));
+    scanBack!(args, dO, dH, { chunk, boundaries, grads: whole, scratch });
+    const cuts = [0, Math.floor(ED / 3), Math.floor(ED / 3) + Math.ceil(ED / 4), ED];
+    for (let i = 0; i + 1 < cuts.length; i++) scanBack!(args, dO, dH, { chunk, boundaries, grads: split, scratch, d0: cuts[i], d1: cuts[i + 1] });
+    const errs: string[] = [];
+    let worst = 0;
+    for (const k of Object.keys(ref) as Array<keyof typeof ref>) {
+      const e = Math.max(maxRelErr(whole[k], ref[k]), maxRelErr(split[k], ref[k]));
+      worst = Math.max(worst, e);
+      errs.push(`${k} ${e.toExponential(1)}`);
+    }
+    t.log(`max rel err (whole, ranges ${cuts.join('/')}): ${errs.join(', ')}`);
+    t.true(worst < TOLERANCE.backward);
+    for (const v of [...Object.values(args), ...Object.values(whole), ...Object.values(split), boundaries, dO, dH, scratch]) if (v instanceof Float32Array) heap.free(v);
+  });
 }
 
 wtest('wasm selective scan: h0 may be hL itself (state updated in place), and a range leaves other channels alone', (t) => {

@@ -137,6 +137,33 @@ for (const c of cpuCases) {
   });
 }
 
+// The kernel paths (WebAssembly SIMD, or the TypeScript fallback) and the batch split over 2 threads:
+// each against the float64 reference; the split is deterministic (two calls give identical bits).
+for (const o of [{ kernels: 'ts', threads: 1 }, { kernels: 'wasm', threads: 1 }, { kernels: 'wasm', threads: 2 }] as const) {
+  test(`gradientsCpu kernels ${o.kernels}, threads ${o.threads}: matches gradientsRef64, L 65, B 3, chunk 16`, async (t) => {
+    const w = randomWeights(tiedCfg, 31);
+    const batch = randomBatch(3, 65, 32);
+    const r64 = gradientsRef64(tiedCfg, toFloat64(w), batch);
+    const fn = makeGradientsCpu({ ...o, chunk: 16 });
+    const got = await fn(tiedCfg, w, batch);
+    const again = await fn(tiedCfg, w, batch);
+    const want = new Map(listParams(r64.grads));
+    let worst = 0;
+    let identical = again.loss === got.loss;
+    const second = new Map(listParams(again.grads));
+    for (const [pname, g] of listParams(got.grads)) {
+      worst = Math.max(worst, maxRelErr(g, want.get(pname)!));
+      identical &&= g.every((v, i) => Object.is(v, second.get(pname)![i]));
+    }
+    const lossErr = Math.abs(got.loss - r64.loss) / r64.loss;
+    t.log(`worst grad rel err ${worst.toExponential(2)}, loss rel err ${lossErr.toExponential(1)}, repeat identical ${identical}`);
+    t.true(worst < TOLERANCE.backward);
+    t.true(lossErr < TOLERANCE.forward);
+    t.is(got.correct, r64.correct);
+    t.true(identical);
+  });
+}
+
 test('gradientsCpu: chunked (with carried conv/SSM state gradients) equals one chunk', async (t) => {
   const w = randomWeights(tiedCfg, 7);
   const batch = randomBatch(1, 150, 8);

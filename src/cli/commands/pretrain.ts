@@ -118,7 +118,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of the initial weights and of the window stream', nonNegativeInt('--seed'), 0)
     .addOption(new Option('--grad-engine <engine>', 'gradients: float32 cpu, or the float64 reference (slow; for checking)').choices(['cpu', 'ref']).default('cpu'));
   addDeviceOptions(cmd).addHelpText('after', `
---device/--threads/--chunk choose where validation runs; gradients run on the CPU (one core).
+--device/--threads/--chunk choose where validation runs; gradients run on the CPU (WebAssembly SIMD kernels; a batch of 2 or more is split over two threads).
 Learning rate: linear warmup over --warmup of the schedule, then cosine to --min-lr-ratio·--lr.
 Exit codes: 0 done, 2 bad flags, 3 bad input / unwritable --out / damaged checkpoint / diverged
 (NaN or infinite loss: the last good checkpoint is kept), 130 interrupted (Ctrl-C; checkpoint saved).
