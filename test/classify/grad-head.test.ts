@@ -4,43 +4,17 @@
 // HeadBatchLoss) against that reference, for last-position and mean pooling, one chunk and many.
 import test from 'ava';
 import { argmax, headLogits, HeadBatchLoss, initHead, softmax, type ClassifierHead, type Pool } from '../../src/classify/head.js';
-import { dims, makeConfig, type MambaConfig } from '../../src/model/config.js';
+import { makeConfig, type MambaConfig } from '../../src/model/config.js';
 import type { MambaWeights } from '../../src/model/weights.js';
 import { backboneGradientsCpuSync } from '../../src/train/grad-cpu.js';
 import { backboneGradientsRef64, type HiddenLossRef } from '../../src/train/grad-head-ref.js';
-import { listParams, toFloat64, zerosLike } from '../../src/train/grad-weights.js';
+import { listParams, toFloat64 } from '../../src/train/grad-weights.js';
 import type { Batch } from '../../src/train/types.js';
 import { maxRelErr } from '../helpers/compare.js';
-import { gaussian, mulberry32 } from '../helpers/random.js';
+import { mulberry32 } from '../helpers/random.js';
+import { randomWeights } from '../helpers/model-weights.js';
 import { TOLERANCE } from '../kernels/tolerances.js';
 
-/** Varied seeded weights, every parameter away from its special initial values (as grad.test.ts). */
-function randomWeights(cfg: MambaConfig, seed: number): MambaWeights {
-  const rng = mulberry32(seed);
-  const { D, ED, R } = dims(cfg);
-  const w = zerosLike(cfg, (n) => new Float32Array(n));
-  const fill = (a: Float32Array, f: () => number) => { for (let i = 0; i < a.length; i++) a[i] = f(); };
-  const u = (bound: number) => () => (2 * rng() - 1) * bound;
-  fill(w.embedding, () => 0.5 * gaussian(rng));
-  if (w.lmHead) fill(w.lmHead, () => 0.5 * gaussian(rng));
-  fill(w.normF, () => 1 + 0.2 * gaussian(rng));
-  for (const l of w.layers) {
-    fill(l.norm, () => 1 + 0.2 * gaussian(rng));
-    fill(l.inProj, u(1 / Math.sqrt(D)));
-    fill(l.conv1dWeight, u(0.5));
-    fill(l.conv1dBias, u(0.5));
-    fill(l.xProj, u(1 / Math.sqrt(ED)));
-    fill(l.dtProjWeight, u(1 / Math.sqrt(R)));
-    fill(l.dtProjBias, () => {
-      const dt = Math.exp(Math.log(0.01) + rng() * (Math.log(1) - Math.log(0.01)));
-      return dt + Math.log(-Math.expm1(-dt));
-    });
-    fill(l.ALog, () => Math.log(0.1 + 1.9 * rng()));
-    fill(l.D, () => 1 + 0.5 * gaussian(rng));
-    fill(l.outProj, u(1 / Math.sqrt(ED)));
-  }
-  return w as MambaWeights;
-}
 
 function randomBatch(B: number, L: number, seed: number): Batch {
   const rng = mulberry32(seed);
