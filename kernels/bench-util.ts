@@ -68,6 +68,18 @@ export function fill(n: number, seed: number, scale = 1, shift = 0): Float32Arra
   return a;
 }
 
+/** Median wall seconds of `reps` synchronous runs after one warm-up call. */
+export function medianSeconds(fn: () => void, reps: number): number {
+  fn();
+  const ts: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    fn();
+    ts.push(performance.now() - t0);
+  }
+  return ts.sort((a, b) => a - b)[reps >> 1] / 1e3;
+}
+
 export interface Timing { ms: number; cpuMs: number }
 
 /** Median wall ms of `repeats` runs after one warm-up call (compilation, caches, first touch), and the

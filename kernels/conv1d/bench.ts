@@ -2,17 +2,9 @@
 // backward at the model's shape (L = 4096, C = ED = 256). Reports ns per token.
 // Run: node dist/kernels/conv1d/bench.js
 import { conv1d, conv1dBackward } from './cpu.js';
+import { medianSeconds } from '../bench-util.js';
 
-function median(fn: () => void, reps = 20): number {
-  fn();
-  const ts: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    fn();
-    ts.push(performance.now() - t0);
-  }
-  return ts.sort((a, b) => a - b)[reps >> 1] / 1e3;
-}
+const median = (fn: () => void, reps = 20): number => medianSeconds(fn, reps);
 
 const [L, C, K] = [4096, 256, 4];
 const x = new Float32Array(L * C).map(() => Math.random() - 0.5);

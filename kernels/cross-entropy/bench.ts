@@ -2,17 +2,9 @@
 // over the padded vocabulary V = 16 at L = 4096 and L = 65,536 positions. Reports ns per position.
 // Run: node dist/kernels/cross-entropy/bench.js
 import { crossEntropy, crossEntropyBackward } from './cpu.js';
+import { medianSeconds } from '../bench-util.js';
 
-function median(fn: () => void, reps = 20): number {
-  fn();
-  const ts: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    fn();
-    ts.push(performance.now() - t0);
-  }
-  return ts.sort((a, b) => a - b)[reps >> 1] / 1e3;
-}
+const median = (fn: () => void, reps = 20): number => medianSeconds(fn, reps);
 
 const V = 16;
 for (const L of [4096, 65536]) {

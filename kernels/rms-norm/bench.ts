@@ -2,17 +2,9 @@
 // model's shape (L = 4096, D = 128). Reports ns per token and GB/s of (L, D) float32 traffic.
 // Run: node dist/kernels/rms-norm/bench.js
 import { addRmsNorm, addRmsNormBackward } from './cpu.js';
+import { medianSeconds } from '../bench-util.js';
 
-function median(fn: () => void, reps = 30): number {
-  fn();
-  const ts: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    fn();
-    ts.push(performance.now() - t0);
-  }
-  return ts.sort((a, b) => a - b)[reps >> 1] / 1e3;
-}
+const median = (fn: () => void, reps = 30): number => medianSeconds(fn, reps);
 
 const L = 4096;
 for (const D of [128, 256]) {
