@@ -12,6 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { indexFasta } from '../src/genome/index-fasta.js';
 import { openGenome } from '../src/genome/open.js';
 import type { Region } from '../src/genome/types.js';
+import { mulberry32 } from '../src/data/rng.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const arg = (flag: string, dflt: number) => {
@@ -22,16 +23,7 @@ const N_REGIONS = arg('--regions', 2000);
 const N_CALLS = arg('--calls', 50);
 const WIDTH = 1000;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 async function bench(label: string, fasta: string): Promise<string> {
   const g = await openGenome(fasta);

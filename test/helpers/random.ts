@@ -1,17 +1,9 @@
 // Seeded pseudo-random numbers for tests: mulberry32 (32-bit state, period 2^32) and a Box–Muller
 // gaussian. Deterministic across runs and platforms, so a failing seed can be replayed.
 
-/** A uniform generator on [0, 1) from a 32-bit seed (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/data/rng.js';
+
+export { mulberry32 };
 
 /** One standard normal sample (Box–Muller; 1 - u keeps log away from 0). */
 export function gaussian(rng: () => number): number {
