@@ -11,6 +11,7 @@
 // --naive adds the one-thread-per-(d, n) sequential gpu.js kernel (final state only) for comparison.
 import { selectiveScan } from './cpu.js';
 import { createSelectiveScanKernels, type GpuScanArgs, type GpuTensor } from './gpujs.js';
+import { fill, timeMedian } from '../bench-util.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -28,34 +29,7 @@ const lmin = exp2(opt('lmin', 10));
 const lmax = exp2(opt('lmax', device === 'webgpu' ? 20 : 16));
 const ED = opt('ed', 256), N = opt('n', 16), chunk = opt('chunk', 16), repeats = opt('repeats', 5);
 
-/** Deterministic inputs (no PRNG dependency): a cheap hash into [-0.5, 0.5). */
-function fill(n: number, seed: number, scale = 1, shift = 0): Float32Array {
-  const a = new Float32Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x297a2d39) >>> 0;
-    a[i] = shift + scale * (x / 4294967296 - 0.5);
-  }
-  return a;
-}
-
-/** Median wall ms of `repeats` runs after one warm-up, and the median process CPU ms (user + system,
- *  all threads): on a shared machine CPU time shows what the run cost when wall time is inflated. */
-async function median(fn: () => Promise<void> | void): Promise<{ ms: number; cpuMs: number }> {
-  await fn(); // warm-up: kernel compilation, caches
-  const ts: number[] = [];
-  const cs: number[] = [];
-  for (let r = 0; r < repeats; r++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await fn();
-    ts.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cs.push((c.user + c.system) / 1e3);
-  }
-  const mid = (a: number[]) => a.sort((x, y) => x - y)[repeats >> 1];
-  return { ms: mid(ts), cpuMs: mid(cs) };
-}
+const median = (fn: () => Promise<void> | void) => timeMedian(fn, repeats);
 
 interface Row { device: string; variant: string; L: number; ED: number; N: number; chunk: number; ms: number; cpuMs: number; nsPerToken: number }
 const rows: Row[] = [];
