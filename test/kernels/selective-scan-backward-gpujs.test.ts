@@ -5,7 +5,8 @@ import test from 'ava';
 import { type SelectiveScanArgs, selectiveScanBackwardRef } from '../../kernels/selective-scan/ref.js';
 import { createSelectiveScanBackwardKernels } from '../../kernels/selective-scan/gpujs-backward.js';
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
-import { mulberry32, randn, randu } from '../helpers/random.js';
+import { mulberry32, randn } from '../helpers/random.js';
+import { randomScanArgs } from '../helpers/scan-args.js';
 import { f32, maxRelErr } from '../helpers/compare.js';
 import { TOLERANCE } from './tolerances.js';
 
@@ -14,17 +15,7 @@ if (!probe.ok) console.log(`selective-scan backward webgpu tests skipped: ${prob
 const modes: Array<'webgpu' | 'webasm'> = probe.ok ? ['webgpu', 'webasm'] : ['webasm'];
 test.after.always(async () => { await shutdownGpu(); });
 
-/** Seeded inputs in the ranges a trained Mamba sees (as selective-scan.test.ts): A = -exp(A_log). */
-function randomArgs(seed: number, L: number, ED: number, N: number): SelectiveScanArgs<Float64Array> {
-  const rng = mulberry32(seed);
-  return {
-    L, ED, N,
-    u: randn(rng, L * ED), deltaRaw: randn(rng, L * ED, 1, -1), z: randn(rng, L * ED),
-    A: randu(rng, ED * N, 0, Math.log(16)).map((x) => -Math.exp(x)),
-    B: randn(rng, L * N), C: randn(rng, L * N), D: randn(rng, ED), deltaBias: randu(rng, ED, -4, 0),
-    h0: randn(rng, ED * N),
-  };
-}
+const randomArgs = (seed: number, L: number, ED: number, N: number) => randomScanArgs(seed, L, ED, N, true);
 
 const toF32 = (a: SelectiveScanArgs<Float64Array>): SelectiveScanArgs<Float32Array> => ({
   L: a.L, ED: a.ED, N: a.N, u: f32(a.u), deltaRaw: f32(a.deltaRaw), z: f32(a.z), A: f32(a.A),

@@ -8,7 +8,8 @@ import {
 import { allocGrads, selectiveScan, selectiveScanBackward } from '../../kernels/selective-scan/cpu.js';
 import { createSelectiveScanKernels } from '../../kernels/selective-scan/gpujs.js';
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
-import { mulberry32, randn, randu } from '../helpers/random.js';
+import { mulberry32, randn } from '../helpers/random.js';
+import { randomScanArgs as randomArgs } from '../helpers/scan-args.js';
 import { f32, maxRelErr, numericGrad, readFlat } from '../helpers/compare.js';
 import { TOLERANCE } from './tolerances.js';
 
@@ -25,17 +26,6 @@ function scanKernels(mode: 'webgpu' | 'webasm', ED: number, N: number, maxSegmen
 }
 test.after.always(async () => { await shutdownGpu(); });
 
-/** Seeded inputs in the ranges a trained Mamba sees: A = -exp(A_log), A_log ∈ [0, log 16]. */
-function randomArgs(seed: number, L: number, ED: number, N: number, withH0: boolean): SelectiveScanArgs<Float64Array> {
-  const rng = mulberry32(seed);
-  return {
-    L, ED, N,
-    u: randn(rng, L * ED), deltaRaw: randn(rng, L * ED, 1, -1), z: randn(rng, L * ED),
-    A: randu(rng, ED * N, 0, Math.log(16)).map((x) => -Math.exp(x)),
-    B: randn(rng, L * N), C: randn(rng, L * N), D: randn(rng, ED), deltaBias: randu(rng, ED, -4, 0),
-    h0: withH0 ? randn(rng, ED * N) : null,
-  };
-}
 
 const toF32 = (a: SelectiveScanArgs<Float64Array>): SelectiveScanArgs<Float32Array> => ({
   L: a.L, ED: a.ED, N: a.N, u: f32(a.u), deltaRaw: f32(a.deltaRaw), z: f32(a.z), A: f32(a.A),
