@@ -5,6 +5,11 @@
 // segment whose (⌈L/T⌉·T, ED, N) intermediates fit one storage binding (see `maxLength`); longer
 // sequences must be cut by the caller (run segments last to first, passing each segment's dh0 as
 // the previous one's dhL and the forward's state at the segment start as h0).
+// Two entry points on one kernel set: `run(args, dOut, dhL)` takes and returns host Float32Arrays;
+// `runDevice(args, dOut, dhL)` takes device handles only (webgpu `pipeline` results; B and C packed
+// as x_proj's (L, R+2N) output with stride/offsets, h0 and dhL required) and returns nine fresh
+// immutable gradient handles, no readback. Their (L, ·) gradients are row-padded to ⌈L/T⌉·T rows:
+// the caller reads the first L rows and deletes every handle.
 //
 // Stages (T tokens per chunk, NC = ⌈L/T⌉ chunks; the forward stages come from gpujs.ts):
 //   δ, W, S, Hillis–Steele  forward chunk-start states S (NC+1, ED, N), as the forward kernels
@@ -20,7 +25,7 @@
 //   dA, dD, dDeltaBias: per-chunk partial sums, then a sum over chunks (two-stage reduction).
 // Cost: the two replays are ≈ L·ED·N·T/2 exp each (T = 16: ~8× the sequential recurrence), the
 // rest O(L·ED·N); memory 2·L·ED·N floats for Hprev and G.
-import { type GpuJsLike, kernelSettings } from '../gpujs-types.js';
+import { type GpuHandle, type GpuJsLike, kernelSettings } from '../gpujs-types.js';
 import type { SelectiveScanArgs, SelectiveScanGrads } from './ref.js';
 import {
   chunkDeltaSumKernel, chunkSummaryKernel, deltaKernel, scanDeltaPassKernel, scanStatePassKernel, toFlat,
@@ -255,7 +260,47 @@ export interface GpuScanBackwardOptions {
   maxBindingBytes?: number;
 }
 
+/** A gpu.js device handle (webgpu `pipeline` result): what `runDevice` takes and returns. */
+export type ScanHandle = GpuHandle;
+
+/**
+ * Inputs of `runDevice`, every tensor a device handle. B and C come packed as one (L, bcStride)
+ * tensor `BC` with B at columns [bOffset, bOffset+N) and C at [cOffset, cOffset+N) — x_proj's output
+ * (L, R+2N) as is: bcStride R+2N, bOffset R, cOffset R+N (the forward's GpuScanArgs convention).
+ */
+export interface GpuScanBackwardDeviceArgs {
+  L: number;
+  ED: number;
+  N: number;
+  /** (L, ED) */ u: ScanHandle; deltaRaw: ScanHandle; z: ScanHandle;
+  /** (L, bcStride) */ BC: ScanHandle;
+  bcStride: number;
+  bOffset: number;
+  cOffset: number;
+  /** (ED, N), already −exp(A_log) */ A: ScanHandle;
+  /** (ED) */ D: ScanHandle; deltaBias: ScanHandle;
+  /** (ED, N) state before token 0 (pass zeros for none) */ h0: ScanHandle;
+}
+
+/**
+ * Gradients as device handles, each its own immutable buffer (the caller deletes every one).
+ * dU, dDeltaRaw, dZ are (⌈L/T⌉·T, ED) and dB, dC (⌈L/T⌉·T, N): row-padded to whole chunks; only
+ * the first L rows are meaningful (the padding rows hold unspecified values).
+ */
+export interface GpuScanGradHandles {
+  dU: ScanHandle; dDeltaRaw: ScanHandle; dZ: ScanHandle;
+  dB: ScanHandle; dC: ScanHandle;
+  dA: ScanHandle; dD: ScanHandle; dDeltaBias: ScanHandle; dh0: ScanHandle;
+}
+
 const isHandle = (x: unknown): boolean => !!x && !ArrayBuffer.isView(x) && typeof (x as { toArray?: unknown }).toArray === 'function';
+const handleSize = (x: unknown): number | null => {
+  const o = (x as { output?: number[] }).output;
+  return Array.isArray(o) ? o.reduce((p, v) => p * v, 1) : null;
+};
+
+type Tensor = unknown; // Float32Array (host path) or a device handle
+interface Inputs { u: Tensor; raw: Tensor; z: Tensor; BC: Tensor; A: Tensor; D: Tensor; bias: Tensor; h0: Tensor; dOut: Tensor; dhL: Tensor }
 
 export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScanBackwardOptions) {
   const { ED, N } = opts;
@@ -267,15 +312,64 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
   const cache = new Map<string, any>();
   const kinds = (xs: unknown[]) => xs.map((x) => (isHandle(x) ? 'h' : ArrayBuffer.isView(x) ? 'a' : 'n')).join('');
 
-  /** Builds (once per shape, role and argument kinds) and calls a kernel; every output stays on the device. */
-  function call(role: string, fn: Function, output: number[], c: BwdConsts, args: unknown[], argumentTypes?: Record<string, string>) {
-    const key = `${role}|${output.join('x')}|${JSON.stringify(c)}|${kinds(args)}`;
+  /**
+   * Builds (once per shape, role, argument kinds and immutability) and calls a kernel; every output
+   * stays on the device. `keep`: a fresh output buffer per call (results handed to the caller).
+   */
+  function call(role: string, fn: Function, output: number[], c: BwdConsts, args: unknown[], argumentTypes?: Record<string, string>, keep = false) {
+    const key = `${role}|${output.join('x')}|${JSON.stringify(c)}|${kinds(args)}|${keep}`;
     let k = cache.get(key);
     if (!k) {
-      k = gpu.createKernel(fn, { ...kernelSettings(output, c as unknown as Record<string, number>), pipeline: true, ...(argumentTypes ? { argumentTypes } : {}) });
+      k = gpu.createKernel(fn, { ...kernelSettings(output, c as unknown as Record<string, number>), pipeline: true, immutable: keep, ...(argumentTypes ? { argumentTypes } : {}) });
       cache.set(key, k);
     }
     return k(...args);
+  }
+
+  /**
+   * All stages for one sequence of L ≥ 1 tokens. Intermediates live in kernel-owned buffers reused by
+   * the next call (calls are queued); `keep` makes the nine gradients fresh immutable buffers.
+   */
+  async function stages(L: number, a: Inputs, bc: { BCS: number; BO: number; CO: number }, keep: boolean) {
+    const NC = Math.ceil(L / T);
+    const c: BwdConsts = { ED, N, T, NC, LS: L, ...bc, X: 0 };
+    const pass = (P: string): Record<string, string> => (P === 'S' ? { S: 'Array', W: 'Array', A: 'Array', k: 'Integer' } : P === 'P' ? { P: 'Array', W: 'Array', A: 'Array', k: 'Integer' } : { W: 'Array', k: 'Integer' });
+    // forward chunk-start states, as gpujs.ts: S[c] = state before chunk c
+    const delta = await call('delta', deltaKernel, [ED, L], c, [a.raw, a.bias]); // (L, ED)
+    let W = await call('wsum', chunkDeltaSumKernel, [ED, NC + 1], c, [delta]);
+    let S = await call('summary', chunkSummaryKernel, [N, ED, NC + 1], c, [delta, a.u, a.A, a.BC, a.h0]); // (NC+1, ED, N)
+    for (let k = 1, p = 0; k < NC + 1; k *= 2, p++) {
+      // ping-pong instances: a kernel must not read the buffer it writes
+      S = await call(`spass${p % 2}`, scanStatePassKernel, [N, ED, NC + 1], c, [S, W, a.A, k], pass('S'));
+      if (2 * k < NC + 1) W = await call(`wpass${p % 2}`, scanDeltaPassKernel, [ED, NC + 1], c, [W, k], pass('W'));
+    }
+    // adjoint chunk carries, reverse scan: P[j] = ∂loss/∂(state before chunk j)
+    const dy = await call('dy', dyKernel, [ED, L], c, [a.dOut, a.z]); // (L, ED)
+    const spg = await call('spg', softplusGradKernel, [ED, L], c, [a.raw, a.bias]); // (L, ED)
+    let Wr = await call('wrsum', chunkDeltaSumRevKernel, [ED, NC + 1], c, [delta]);
+    let P = await call('adjsum', adjointSummaryKernel, [N, ED, NC + 1], c, [delta, dy, a.A, a.BC, a.dhL]); // (NC+1, ED, N)
+    for (let k = 1, p = 0; k < NC + 1; k *= 2, p++) {
+      P = await call(`ppass${p % 2}`, adjointPassKernel, [N, ED, NC + 1], c, [P, Wr, a.A, k], pass('P'));
+      if (2 * k < NC + 1) Wr = await call(`rpass${p % 2}`, revDeltaPassKernel, [ED, NC + 1], c, [Wr, k], pass('W'));
+    }
+    // per-position states and adjoints by replay inside each chunk
+    const Hprev = await call('hprev', statePrevKernel, [ED * N, T, NC], c, [delta, a.u, a.A, a.BC, S]); // (NC·T, ED, N)
+    const G = await call('adj', adjointStateKernel, [ED * N, T, NC], c, [delta, dy, a.A, a.BC, P]); // (NC·T, ED, N)
+    // outputs
+    const y = await call('y', yKernel, [ED, T, NC], c, [Hprev, delta, a.A, a.BC, a.u, a.D]); // (NC·T, ED)
+    const dZ = await call('dZ', dZKernel, [ED, T, NC], c, [a.dOut, a.z, y], undefined, keep);
+    const dU = await call('dU', dUKernel, [ED, T, NC], c, [G, delta, a.BC, dy, a.D], undefined, keep);
+    const dRaw = await call('dRaw', dDeltaRawKernel, [ED, T, NC], c, [G, Hprev, delta, a.A, a.BC, a.u, spg], undefined, keep); // (NC·T, ED)
+    const dB = await call('dB', dBKernel, [N, T, NC], c, [G, delta, a.u], undefined, keep);
+    const dC = await call('dC', dCKernel, [N, T, NC], c, [dy, Hprev, delta, a.A, a.BC, a.u], undefined, keep);
+    const dAp = await call('dAp', dAPartialKernel, [ED * N, NC], c, [G, delta, a.A, Hprev]);
+    const dDp = await call('dDp', dDPartialKernel, [ED, NC], c, [dy, a.u]);
+    const dBp = await call('dBiasp', chunkRowSumKernel, [ED, NC], c, [dRaw]);
+    const dA = await call('dA', sumChunksKernel, [ED * N], { ...c, X: ED * N }, [dAp], undefined, keep);
+    const dD = await call('dD', sumChunksKernel, [ED], { ...c, X: ED }, [dDp], undefined, keep);
+    const dDeltaBias = await call('dBias', sumChunksKernel, [ED], { ...c, X: ED }, [dBp], undefined, keep);
+    const dh0 = await call('dh0', firstSlotKernel, [N, ED], c, [P], undefined, keep);
+    return { dU, dDeltaRaw: dRaw, dZ, dB, dC, dA, dD, dDeltaBias, dh0 };
   }
 
   async function runNow(a: SelectiveScanArgs<Float32Array>, dOut: Float32Array, dhL?: Float32Array | null): Promise<SelectiveScanGrads<Float32Array>> {
@@ -297,64 +391,60 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
         dC: new Float32Array(0), dD: new Float32Array(ED), dZ: new Float32Array(0), dDeltaBias: new Float32Array(ED), dh0: Float32Array.from(gL),
       };
     }
-    const NC = Math.ceil(L / T);
-    const c: BwdConsts = { ED, N, T, NC, LS: L, BCS: 2 * N, BO: 0, CO: N, X: 0 };
     const BC = new Float32Array(L * 2 * N); // (L, 2N): B then C per token, as the forward packs them
     for (let t = 0; t < L; t++) {
       BC.set(a.B.subarray(t * N, t * N + N), t * 2 * N);
       BC.set(a.C.subarray(t * N, t * N + N), t * 2 * N + N);
     }
-    const pass = (P: string): Record<string, string> => (P === 'S' ? { S: 'Array', W: 'Array', A: 'Array', k: 'Integer' } : P === 'P' ? { P: 'Array', W: 'Array', A: 'Array', k: 'Integer' } : { W: 'Array', k: 'Integer' });
-    // forward chunk-start states, as gpujs.ts: S[c] = state before chunk c
-    const delta = await call('delta', deltaKernel, [ED, L], c, [a.deltaRaw, a.deltaBias]); // (L, ED)
-    let W = await call('wsum', chunkDeltaSumKernel, [ED, NC + 1], c, [delta]);
-    let S = await call('summary', chunkSummaryKernel, [N, ED, NC + 1], c, [delta, a.u, a.A, BC, h0]); // (NC+1, ED, N)
-    for (let k = 1, p = 0; k < NC + 1; k *= 2, p++) {
-      // ping-pong instances: a kernel must not read the buffer it writes
-      S = await call(`spass${p % 2}`, scanStatePassKernel, [N, ED, NC + 1], c, [S, W, a.A, k], pass('S'));
-      if (2 * k < NC + 1) W = await call(`wpass${p % 2}`, scanDeltaPassKernel, [ED, NC + 1], c, [W, k], pass('W'));
-    }
-    // adjoint chunk carries, reverse scan: P[j] = ∂loss/∂(state before chunk j)
-    const dy = await call('dy', dyKernel, [ED, L], c, [dOut, a.z]); // (L, ED)
-    const spg = await call('spg', softplusGradKernel, [ED, L], c, [a.deltaRaw, a.deltaBias]); // (L, ED)
-    let Wr = await call('wrsum', chunkDeltaSumRevKernel, [ED, NC + 1], c, [delta]);
-    let P = await call('adjsum', adjointSummaryKernel, [N, ED, NC + 1], c, [delta, dy, a.A, BC, gL]); // (NC+1, ED, N)
-    for (let k = 1, p = 0; k < NC + 1; k *= 2, p++) {
-      P = await call(`ppass${p % 2}`, adjointPassKernel, [N, ED, NC + 1], c, [P, Wr, a.A, k], pass('P'));
-      if (2 * k < NC + 1) Wr = await call(`rpass${p % 2}`, revDeltaPassKernel, [ED, NC + 1], c, [Wr, k], pass('W'));
-    }
-    // per-position states and adjoints by replay inside each chunk
-    const Hprev = await call('hprev', statePrevKernel, [ED * N, T, NC], c, [delta, a.u, a.A, BC, S]); // (NC·T, ED, N)
-    const G = await call('adj', adjointStateKernel, [ED * N, T, NC], c, [delta, dy, a.A, BC, P]); // (NC·T, ED, N)
-    // outputs
-    const y = await call('y', yKernel, [ED, T, NC], c, [Hprev, delta, a.A, BC, a.u, a.D]); // (NC·T, ED)
-    const dZ = call('dZ', dZKernel, [ED, T, NC], c, [dOut, a.z, y]);
-    const dU = call('dU', dUKernel, [ED, T, NC], c, [G, delta, BC, dy, a.D]);
-    const dRaw = await call('dRaw', dDeltaRawKernel, [ED, T, NC], c, [G, Hprev, delta, a.A, BC, a.u, spg]); // (NC·T, ED)
-    const dB = call('dB', dBKernel, [N, T, NC], c, [G, delta, a.u]);
-    const dC = call('dC', dCKernel, [N, T, NC], c, [dy, Hprev, delta, a.A, BC, a.u]);
-    const dAp = await call('dAp', dAPartialKernel, [ED * N, NC], c, [G, delta, a.A, Hprev]);
-    const dDp = await call('dDp', dDPartialKernel, [ED, NC], c, [dy, a.u]);
-    const dBp = await call('dBiasp', chunkRowSumKernel, [ED, NC], c, [dRaw]);
-    const dA = call('dA', sumChunksKernel, [ED * N], { ...c, X: ED * N }, [dAp]);
-    const dD = call('dD', sumChunksKernel, [ED], { ...c, X: ED }, [dDp]);
-    const dDeltaBias = call('dBias', sumChunksKernel, [ED], { ...c, X: ED }, [dBp]);
-    const dh0 = call('dh0', firstSlotKernel, [N, ED], c, [P]);
+    const r = await stages(L, { u: a.u, raw: a.deltaRaw, z: a.z, BC, A: a.A, D: a.D, bias: a.deltaBias, h0, dOut, dhL: gL }, { BCS: 2 * N, BO: 0, CO: N }, false);
     return {
-      dU: await toFlat(dU, L * ED), dDeltaRaw: await toFlat(dRaw, L * ED), dA: await toFlat(dA, ED * N),
-      dB: await toFlat(dB, L * N), dC: await toFlat(dC, L * N), dD: await toFlat(dD, ED), dZ: await toFlat(dZ, L * ED),
-      dDeltaBias: await toFlat(dDeltaBias, ED), dh0: await toFlat(dh0, ED * N),
+      dU: await toFlat(r.dU, L * ED), dDeltaRaw: await toFlat(r.dDeltaRaw, L * ED), dA: await toFlat(r.dA, ED * N),
+      dB: await toFlat(r.dB, L * N), dC: await toFlat(r.dC, L * N), dD: await toFlat(r.dD, ED), dZ: await toFlat(r.dZ, L * ED),
+      dDeltaBias: await toFlat(r.dDeltaBias, ED), dh0: await toFlat(r.dh0, ED * N),
     };
+  }
+
+  async function runDeviceNow(a: GpuScanBackwardDeviceArgs, dOut: ScanHandle, dhL: ScanHandle): Promise<GpuScanGradHandles> {
+    const { L } = a;
+    if (a.ED !== ED || a.N !== N) throw new RangeError(`selective scan backward: kernels built for ED=${ED} N=${N}, called with ED=${a.ED} N=${a.N}`);
+    if (!(Number.isInteger(L) && L >= 1)) throw new RangeError(`selective scan backward: device path needs L ≥ 1 (got ${L})`);
+    if (L > maxLength) throw new RangeError(`selective scan backward: L=${L} exceeds one call (${maxLength} tokens at ED=${ED} N=${N} chunk=${T}); run it in segments, last first, carrying dh0 → dhL`);
+    const { bcStride, bOffset, cOffset } = a;
+    if (![bcStride, bOffset, cOffset].every((v) => Number.isInteger(v) && v >= 0) || bOffset + N > bcStride || cOffset + N > bcStride) {
+      throw new RangeError(`selective scan backward: BC layout stride=${bcStride} bOffset=${bOffset} cOffset=${cOffset} does not hold N=${N} columns each`);
+    }
+    const need: Array<[string, unknown, number]> = [
+      ['u', a.u, L * ED], ['deltaRaw', a.deltaRaw, L * ED], ['z', a.z, L * ED], ['BC', a.BC, L * bcStride], ['A', a.A, ED * N],
+      ['D', a.D, ED], ['deltaBias', a.deltaBias, ED], ['h0', a.h0, ED * N], ['dOut', dOut, L * ED], ['dhL', dhL, ED * N],
+    ];
+    for (const [name, x, n] of need) {
+      if (!isHandle(x)) throw new RangeError(`selective scan backward: runDevice needs ${name} as a device handle (pipeline result)`);
+      const size = handleSize(x);
+      if (size !== null && size < n) throw new RangeError(`selective scan backward: ${name} holds ${size} values, expected ≥ ${n} for L=${L} ED=${ED} N=${N}`);
+    }
+    return (await stages(L, { u: a.u, raw: a.deltaRaw, z: a.z, BC: a.BC, A: a.A, D: a.D, bias: a.deltaBias, h0: a.h0, dOut, dhL }, { BCS: bcStride, BO: bOffset, CO: cOffset }, true)) as GpuScanGradHandles;
   }
 
   // every kernel owns one output buffer reused by the next call: calls are queued, never overlapped
   let queue: Promise<unknown> = Promise.resolve();
-  /** Gradients of Σ dOut·out + Σ dhL·hL for host (Float32Array) inputs of one sequence, L ≤ maxLength. */
-  function run(a: SelectiveScanArgs<Float32Array>, dOut: Float32Array, dhL?: Float32Array | null): Promise<SelectiveScanGrads<Float32Array>> {
-    const next = queue.then(() => runNow(a, dOut, dhL));
+  function enqueue<R>(f: () => Promise<R>): Promise<R> {
+    const next = queue.then(f);
     queue = next.catch(() => undefined);
     return next;
   }
+  /** Gradients of Σ dOut·out + Σ dhL·hL for host (Float32Array) inputs of one sequence, L ≤ maxLength. */
+  function run(a: SelectiveScanArgs<Float32Array>, dOut: Float32Array, dhL?: Float32Array | null): Promise<SelectiveScanGrads<Float32Array>> {
+    return enqueue(() => runNow(a, dOut, dhL));
+  }
+  /**
+   * The same on device handles (webgpu `pipeline` mode), no host round trip: dOut (L, ED), dhL (ED, N)
+   * handles; returns fresh immutable gradient handles (GpuScanGradHandles: the caller deletes each;
+   * dU, dDeltaRaw, dZ, dB, dC row-padded to ⌈L/chunk⌉·chunk rows). Resolves once the work is
+   * submitted; later calls are ordered after it on the device queue. 1 ≤ L ≤ maxLength.
+   */
+  function runDevice(a: GpuScanBackwardDeviceArgs, dOut: ScanHandle, dhL: ScanHandle): Promise<GpuScanGradHandles> {
+    return enqueue(() => runDeviceNow(a, dOut, dhL));
+  }
 
-  return { run, chunk: T, maxLength };
+  return { run, runDevice, chunk: T, maxLength };
 }

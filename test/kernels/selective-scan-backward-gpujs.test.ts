@@ -2,12 +2,13 @@
 // `selectiveScanBackwardRef`, on seeded random inputs of odd sizes with h0 and dhL, and the
 // chunk-boundary cases (L = 1, L < chunk, L just past a multiple of the chunk).
 import test from 'ava';
-import { type SelectiveScanArgs, selectiveScanBackwardRef } from '../../kernels/selective-scan/ref.js';
+import { type SelectiveScanArgs, selectiveScanBackwardRef, selectiveScanRef } from '../../kernels/selective-scan/ref.js';
+import { createSelectiveScanKernels } from '../../kernels/selective-scan/gpujs.js';
 import { createSelectiveScanBackwardKernels } from '../../kernels/selective-scan/gpujs-backward.js';
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
 import { mulberry32, randn } from '../helpers/random.js';
 import { randomScanArgs } from '../helpers/scan-args.js';
-import { f32, maxRelErr } from '../helpers/compare.js';
+import { f32, maxRelErr, readFlat } from '../helpers/compare.js';
 import { TOLERANCE } from './tolerances.js';
 
 const probe = await probeWebGpu();
@@ -16,6 +17,7 @@ const modes: Array<'webgpu' | 'webasm'> = probe.ok ? ['webgpu', 'webasm'] : ['we
 test.after.always(async () => { await shutdownGpu(); });
 
 const randomArgs = (seed: number, L: number, ED: number, N: number) => randomScanArgs(seed, L, ED, N, true);
+
 
 const toF32 = (a: SelectiveScanArgs<Float64Array>): SelectiveScanArgs<Float32Array> => ({
   L: a.L, ED: a.ED, N: a.N, u: f32(a.u), deltaRaw: f32(a.deltaRaw), z: f32(a.z), A: f32(a.A),
@@ -65,4 +67,84 @@ test('gpu.js backward, chunk 5 (partial last chunk): dhL absent = zeros, h0 abse
   t.deepEqual(Array.from(g0.dh0), Array.from(dhL));
   t.is(g0.dU.length, 0);
   await t.throwsAsync(() => k.run(toF32(e), new Float32Array(0), new Float32Array(5)), { instanceOf: RangeError });
+});
+
+// Device path: every input a handle, B and C packed as x_proj's (L, R + 2N) output (stride R + 2N,
+// B at column R, C at R + N), h0 and dhL nonzero; gradients come back as handles (row-padded).
+(probe.ok ? test : test.skip)('webgpu runDevice (and forward run) on handles, packed BC (R = 5), == float64 reference at L ∈ 1, 3, 257, 2001', async (t) => {
+  const gpu = await getGpu('webgpu');
+  const uploads = new Map<number, any>();
+  const upload = async (x: Float32Array) => {
+    let k = uploads.get(x.length);
+    if (!k) uploads.set(x.length, (k = gpu.createKernel(function (this: { thread: { x: number } }, v: number[]) { return v[this.thread.x]; }, { output: [x.length], pipeline: true, immutable: true })));
+    return k(x);
+  };
+  const R = 5;
+  const sets = new Map<string, ReturnType<typeof createSelectiveScanBackwardKernels>>();
+  const cases: Array<[number, number, number]> = [[1, 7, 16], [3, 7, 1], [257, 33, 16], [257, 9, 1], [2001, 33, 16], [2001, 17, 1]];
+  for (const [i, [L, ED, N]] of cases.entries()) {
+    const a = randomArgs(3000 + i, L, ED, N);
+    const rng = mulberry32(4000 + i);
+    const dOut = randn(rng, L * ED), dhL = randn(rng, ED * N);
+    const ref = selectiveScanBackwardRef(a, dOut, dhL);
+    const S = R + 2 * N;
+    const xp = f32(randn(rng, L * S)); // (L, R + 2N): dt-rank columns are noise the scan must skip
+    for (let r = 0; r < L; r++) for (let n = 0; n < N; n++) { xp[r * S + R + n] = a.B[r * N + n]; xp[r * S + R + N + n] = a.C[r * N + n]; }
+    let k = sets.get(`${ED} ${N}`);
+    if (!k) sets.set(`${ED} ${N}`, (k = createSelectiveScanBackwardKernels(gpu, { ED, N })));
+    const ins = {
+      u: await upload(f32(a.u)), deltaRaw: await upload(f32(a.deltaRaw)), z: await upload(f32(a.z)), BC: await upload(xp),
+      A: await upload(f32(a.A)), D: await upload(f32(a.D)), deltaBias: await upload(f32(a.deltaBias)), h0: await upload(f32(a.h0!)),
+    };
+    const hOut = await upload(f32(dOut)), hL = await upload(f32(dhL));
+    const g = await k.runDevice({ L, ED, N, ...ins, bcStride: S, bOffset: R, cOffset: R + N }, hOut, hL);
+    const rows: Record<string, number> = { dU: ED, dDeltaRaw: ED, dZ: ED, dB: N, dC: N };
+    const errs: Record<string, number> = {};
+    for (const name of Object.keys(ref) as Array<keyof typeof ref>) {
+      const h = g[name] as any;
+      t.true(typeof h.toArray === 'function', `${name} is a device handle`);
+      const flat = await readFlat(h);
+      errs[name] = maxRelErr(name in rows ? flat.subarray(0, L * rows[name]) : flat, ref[name]);
+    }
+    if (L >= 257) {
+      // the forward on the same handles (what the engine runs per chunk of tokens): out + hL handles
+      const ref2 = selectiveScanRef(a);
+      const kf = createSelectiveScanKernels(gpu, { ED, N });
+      const f = await kf.run({ L, ED, N, ...ins, bcStride: S, bOffset: R, cOffset: R + N });
+      t.true(typeof (f.out as any).toArray === 'function' && typeof (f.hL as any).toArray === 'function', 'forward returns handles');
+      errs['fwd out'] = maxRelErr((await readFlat(f.out)).subarray(0, L * ED), ref2.out);
+      errs['fwd hL'] = maxRelErr(await readFlat(f.hL), ref2.hL);
+      (f.out as any).delete();
+      (f.hL as any).delete();
+    }
+    // distinct buffers: deleting one gradient must not touch another
+    const handles = Object.values(g) as any[];
+    t.is(new Set(handles.map((h) => h.buffer ?? h)).size, handles.length, 'each gradient has its own buffer');
+    for (const h of handles) h.delete();
+    for (const h of [...Object.values(ins), hOut, hL] as any[]) h.delete();
+    t.log(`runDevice L=${L} ED=${ED} N=${N} R=${R}: ${fmt(errs)}`);
+    for (const [name, e] of Object.entries(errs)) t.true(e < TOLERANCE.backward, `L=${L} ED=${ED} N=${N} ${name}: ${e}`);
+  }
+  // calls queue: two runDevice calls issued together give the same gradients as one at a time
+  const [L, ED, N] = [40, 7, 16];
+  const a = randomArgs(5000, L, ED, N);
+  const rng = mulberry32(5001);
+  const dOut = randn(rng, L * ED), dhL = randn(rng, ED * N);
+  const ref = selectiveScanBackwardRef(a, dOut, dhL);
+  const BC = new Float32Array(L * 2 * N);
+  for (let r = 0; r < L; r++) { BC.set(f32(a.B.subarray(r * N, r * N + N)), r * 2 * N); BC.set(f32(a.C.subarray(r * N, r * N + N)), r * 2 * N + N); }
+  const k = createSelectiveScanBackwardKernels(gpu, { ED, N, chunk: 8 });
+  const args = {
+    L, ED, N, u: await upload(f32(a.u)), deltaRaw: await upload(f32(a.deltaRaw)), z: await upload(f32(a.z)), BC: await upload(BC),
+    bcStride: 2 * N, bOffset: 0, cOffset: N, A: await upload(f32(a.A)), D: await upload(f32(a.D)), deltaBias: await upload(f32(a.deltaBias)), h0: await upload(f32(a.h0!)),
+  };
+  const zeros = await upload(new Float32Array(ED * N));
+  const [g1, g2] = await Promise.all([k.runDevice(args, await upload(f32(dOut)), await upload(f32(dhL))), k.runDevice(args, await upload(new Float32Array(L * ED)), zeros)]);
+  const e1 = maxRelErr((await readFlat(g1.dU)).subarray(0, L * ED), ref.dU);
+  const z2 = Math.max(...Array.from((await readFlat(g2.dh0)).map(Math.abs)));
+  t.log(`two queued runDevice calls: dU err ${e1.toExponential(2)}, zero-gradient call max|dh0| ${z2}`);
+  t.true(e1 < TOLERANCE.backward);
+  t.is(z2, 0);
+  await t.throwsAsync(() => k.runDevice({ ...args, bOffset: 2 * N }, zeros, zeros), { instanceOf: RangeError });
+  await t.throwsAsync(() => k.runDevice({ ...args, u: f32(a.u) as any }, zeros, zeros), { instanceOf: RangeError });
 });
