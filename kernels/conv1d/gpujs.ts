@@ -15,7 +15,7 @@ interface This {
 }
 
 /** y[t, c]; thread (x = c, y = t). */
-function convFwd(this: This, x: number[], w: number[], b: number[], state: number[]): number {
+export function convFwd(this: This, x: number[], w: number[], b: number[], state: number[]): number {
   let s = b[this.thread.x];
   for (let k = 0; k < this.constants.K; k++) {
     if (this.thread.y - this.constants.K + 1 + k >= 0) {
@@ -27,7 +27,7 @@ function convFwd(this: This, x: number[], w: number[], b: number[], state: numbe
   return s;
 }
 
-function convFwdSilu(this: This, x: number[], w: number[], b: number[], state: number[]): number {
+export function convFwdSilu(this: This, x: number[], w: number[], b: number[], state: number[]): number {
   let s = b[this.thread.x];
   for (let k = 0; k < this.constants.K; k++) {
     if (this.thread.y - this.constants.K + 1 + k >= 0) {
@@ -40,7 +40,7 @@ function convFwdSilu(this: This, x: number[], w: number[], b: number[], state: n
 }
 
 /** stateOut[j, c] = xe[L - (K-1) + j, c]; thread (x = c, y = j). */
-function convStateOut(this: This, x: number[], state: number[]): number {
+export function convStateOut(this: This, x: number[], state: number[]): number {
   if (this.constants.L - this.constants.K + 1 + this.thread.y >= 0) {
     return x[(this.constants.L - this.constants.K + 1 + this.thread.y) * this.constants.C + this.thread.x];
   }
@@ -48,7 +48,7 @@ function convStateOut(this: This, x: number[], state: number[]): number {
 }
 
 /** dX[t, c] = Σ_k w[c, k] dY[t + K-1-k, c] + dStateOut[t - L + K-1, c]; thread (x = c, y = t). */
-function convBwdX(this: This, dY: number[], w: number[], dStateOut: number[]): number {
+export function convBwdX(this: This, dY: number[], w: number[], dStateOut: number[]): number {
   let s = 0;
   for (let k = 0; k < this.constants.K; k++) {
     if (this.thread.y + this.constants.K - 1 - k < this.constants.L) {
@@ -62,7 +62,7 @@ function convBwdX(this: This, dY: number[], w: number[], dStateOut: number[]): n
 }
 
 /** dStateIn[j, c] = dxe[j - (K-1), c]; thread (x = c, y = j). */
-function convBwdState(this: This, dY: number[], w: number[], dStateOut: number[]): number {
+export function convBwdState(this: This, dY: number[], w: number[], dStateOut: number[]): number {
   let s = 0;
   for (let k = 0; k < this.constants.K; k++) {
     if (this.thread.y - k >= 0 && this.thread.y - k < this.constants.L) {
@@ -76,7 +76,7 @@ function convBwdState(this: This, dY: number[], w: number[], dStateOut: number[]
 }
 
 /** dW[c, k] = Σ_t dY[t, c] xe[t - K + 1 + k, c]; thread (x = k, y = c). */
-function convBwdW(this: This, dY: number[], x: number[], state: number[]): number {
+export function convBwdW(this: This, dY: number[], x: number[], state: number[]): number {
   let s = 0;
   for (let t = 0; t < this.constants.L; t++) {
     if (t - this.constants.K + 1 + this.thread.x >= 0) {
@@ -88,8 +88,39 @@ function convBwdW(this: This, dY: number[], x: number[], state: number[]): numbe
   return s;
 }
 
+interface SplitThis {
+  thread: { x: number; y: number; z: number };
+  constants: { L: number; C: number; K: number; TS: number };
+}
+
+/** convBwdW over the tokens of split z only (t in [z·TS, (z+1)·TS) ∩ [0, L)); thread (x = k, y = c, z). */
+export function convBwdWSplit(this: SplitThis, dY: number[], x: number[], state: number[]): number {
+  let s = 0;
+  for (let j = 0; j < this.constants.TS; j++) {
+    if (this.thread.z * this.constants.TS + j >= this.constants.L) break;
+    if (this.thread.z * this.constants.TS + j - this.constants.K + 1 + this.thread.x >= 0) {
+      s += dY[(this.thread.z * this.constants.TS + j) * this.constants.C + this.thread.y] *
+        x[(this.thread.z * this.constants.TS + j - this.constants.K + 1 + this.thread.x) * this.constants.C + this.thread.y];
+    } else {
+      s += dY[(this.thread.z * this.constants.TS + j) * this.constants.C + this.thread.y] *
+        state[(this.thread.z * this.constants.TS + j + this.thread.x) * this.constants.C + this.thread.y];
+    }
+  }
+  return s;
+}
+
+/** convBwdB over split y: Σ_{t in split} dY[t, c]; thread (x = c, y = split). */
+export function convBwdBSplit(this: SplitThis, dY: number[]): number {
+  let s = 0;
+  for (let j = 0; j < this.constants.TS; j++) {
+    if (this.thread.y * this.constants.TS + j >= this.constants.L) break;
+    s += dY[(this.thread.y * this.constants.TS + j) * this.constants.C + this.thread.x];
+  }
+  return s;
+}
+
 /** dB[c] = Σ_t dY[t, c]; thread x = c. */
-function convBwdB(this: This, dY: number[]): number {
+export function convBwdB(this: This, dY: number[]): number {
   let s = 0;
   for (let t = 0; t < this.constants.L; t++) s += dY[t * this.constants.C + this.thread.x];
   return s;

@@ -12,7 +12,7 @@ interface This {
   constants: { V: number };
 }
 
-function lseKernel(this: This, logits: number[]): number {
+export function lseKernel(this: This, logits: number[]): number {
   let m = logits[this.thread.x * this.constants.V];
   for (let v = 1; v < this.constants.V; v++) m = Math.max(m, logits[this.thread.x * this.constants.V + v]);
   let s = 0;
@@ -20,7 +20,7 @@ function lseKernel(this: This, logits: number[]): number {
   return m + Math.log(s);
 }
 
-function nllKernel(this: This, logits: number[], lse: number[], targets: number[]): number {
+export function nllKernel(this: This, logits: number[], lse: number[], targets: number[]): number {
   const y = targets[this.thread.x];
   if (y < 0) return 0;
   let picked = 0;
@@ -30,7 +30,7 @@ function nllKernel(this: This, logits: number[], lse: number[], targets: number[
   return lse[this.thread.x] - picked;
 }
 
-function correctKernel(this: This, logits: number[], targets: number[]): number {
+export function correctKernel(this: This, logits: number[], targets: number[]): number {
   const y = targets[this.thread.x];
   if (y < 0) return 0;
   let m = logits[this.thread.x * this.constants.V];
@@ -46,7 +46,7 @@ function correctKernel(this: This, logits: number[], targets: number[]): number 
 }
 
 /** thread (x = v, y = t). */
-function ceBwdKernel(this: This, logits: number[], lse: number[], targets: number[], scale: number): number {
+export function ceBwdKernel(this: This, logits: number[], lse: number[], targets: number[], scale: number): number {
   const y = targets[this.thread.y];
   if (y < 0) return 0;
   const p = Math.exp(logits[this.thread.y * this.constants.V + this.thread.x] - lse[this.thread.y]);

@@ -10,15 +10,25 @@ interface This {
 }
 
 /** y[t, d] = E[ids[t], d]; thread (x = d, y = t). */
-function embFwd(this: This, ids: number[], E: number[]): number {
+export function embFwd(this: This, ids: number[], E: number[]): number {
   return E[ids[this.thread.y] * this.constants.D + this.thread.x];
 }
 
 /** dE[v, d]; thread (x = d, y = v). */
-function embBwd(this: This, ids: number[], dY: number[]): number {
+export function embBwd(this: This, ids: number[], dY: number[]): number {
   let s = 0;
   for (let t = 0; t < this.constants.L; t++) {
     if (ids[t] === this.thread.y) s += dY[t * this.constants.D + this.thread.x];
+  }
+  return s;
+}
+
+/** embBwd over split z only (t in [z·TS, (z+1)·TS) ∩ [0, L)); thread (x = d, y = v, z = split). */
+export function embBwdSplit(this: { thread: { x: number; y: number; z: number }; constants: { L: number; D: number; TS: number } }, ids: number[], dY: number[]): number {
+  let s = 0;
+  for (let j = 0; j < this.constants.TS; j++) {
+    if (this.thread.z * this.constants.TS + j >= this.constants.L) break;
+    if (ids[this.thread.z * this.constants.TS + j] === this.thread.y) s += dY[(this.thread.z * this.constants.TS + j) * this.constants.D + this.thread.x];
   }
   return s;
 }

@@ -13,7 +13,7 @@ interface This {
   constants: { L: number; IN: number; OUT: number };
 }
 
-function linearFwd(this: This, x: number[], W: number[]): number {
+export function linearFwd(this: This, x: number[], W: number[]): number {
   let s = 0;
   for (let i = 0; i < this.constants.IN; i++) {
     s += x[this.thread.y * this.constants.IN + i] * W[this.thread.x * this.constants.IN + i];
@@ -21,7 +21,7 @@ function linearFwd(this: This, x: number[], W: number[]): number {
   return s;
 }
 
-function linearFwdBias(this: This, x: number[], W: number[], b: number[]): number {
+export function linearFwdBias(this: This, x: number[], W: number[], b: number[]): number {
   let s = b[this.thread.x];
   for (let i = 0; i < this.constants.IN; i++) {
     s += x[this.thread.y * this.constants.IN + i] * W[this.thread.x * this.constants.IN + i];
@@ -30,7 +30,7 @@ function linearFwdBias(this: This, x: number[], W: number[], b: number[]): numbe
 }
 
 /** dX[t, i] = Σ_o dY[t, o] W[o, i]; thread (x = i, y = t). */
-function linearBwdX(this: This, dY: number[], W: number[]): number {
+export function linearBwdX(this: This, dY: number[], W: number[]): number {
   let s = 0;
   for (let o = 0; o < this.constants.OUT; o++) {
     s += dY[this.thread.y * this.constants.OUT + o] * W[o * this.constants.IN + this.thread.x];
@@ -39,7 +39,7 @@ function linearBwdX(this: This, dY: number[], W: number[]): number {
 }
 
 /** dW[o, i] = Σ_t dY[t, o] x[t, i]; thread (x = i, y = o). */
-function linearBwdW(this: This, dY: number[], x: number[]): number {
+export function linearBwdW(this: This, dY: number[], x: number[]): number {
   let s = 0;
   for (let t = 0; t < this.constants.L; t++) {
     s += dY[t * this.constants.OUT + this.thread.y] * x[t * this.constants.IN + this.thread.x];
@@ -47,8 +47,28 @@ function linearBwdW(this: This, dY: number[], x: number[]): number {
   return s;
 }
 
+interface SplitThis {
+  thread: { x: number; y: number; z: number };
+  constants: { L: number; IN: number; OUT: number; TS: number };
+}
+
+/**
+ * dW split over L: P[s, o, i] = Σ_{t in [s·TS, (s+1)·TS) ∩ [0, L)} dY[t, o] x[t, i]; thread (x = i, y = o,
+ * z = s). One thread looping over all of L is latency-bound on a GPU (a few thousand threads, each a
+ * serial chain of L loads); splitting gives ⌈L/TS⌉× more threads, and a second kernel sums the splits.
+ */
+export function linearBwdWSplit(this: SplitThis, dY: number[], x: number[]): number {
+  let s = 0;
+  for (let k = 0; k < this.constants.TS; k++) {
+    if (this.thread.z * this.constants.TS + k >= this.constants.L) break;
+    s += dY[(this.thread.z * this.constants.TS + k) * this.constants.OUT + this.thread.y] *
+      x[(this.thread.z * this.constants.TS + k) * this.constants.IN + this.thread.x];
+  }
+  return s;
+}
+
 /** db[o] = Σ_t dY[t, o]; thread x = o. */
-function linearBwdB(this: This, dY: number[]): number {
+export function linearBwdB(this: This, dY: number[]): number {
   let s = 0;
   for (let t = 0; t < this.constants.L; t++) s += dY[t * this.constants.OUT + this.thread.x];
   return s;

@@ -16,12 +16,12 @@ interface This {
   constants: { L: number; D: number; EPS: number };
 }
 
-function addKernel(this: This, a: number[], b: number[]): number {
+export function addKernel(this: This, a: number[], b: number[]): number {
   return a[this.thread.y * this.constants.D + this.thread.x] + b[this.thread.y * this.constants.D + this.thread.x];
 }
 
 /** r[t] = 1 / sqrt(mean_i x[t, i]² + eps); thread x = t. */
-function rstdKernel(this: This, x: number[]): number {
+export function rstdKernel(this: This, x: number[]): number {
   let ss = 0;
   for (let i = 0; i < this.constants.D; i++) {
     const v = x[this.thread.x * this.constants.D + i];
@@ -30,12 +30,12 @@ function rstdKernel(this: This, x: number[]): number {
   return 1 / Math.sqrt(ss / this.constants.D + this.constants.EPS);
 }
 
-function applyKernel(this: This, x: number[], r: number[], w: number[]): number {
+export function applyKernel(this: This, x: number[], r: number[], w: number[]): number {
   return x[this.thread.y * this.constants.D + this.thread.x] * r[this.thread.y] * w[this.thread.x];
 }
 
 /** c[t] = r³ (1/D) Σ_j dY w x. */
-function coefKernel(this: This, x: number[], dY: number[], w: number[], r: number[]): number {
+export function coefKernel(this: This, x: number[], dY: number[], w: number[], r: number[]): number {
   let s = 0;
   for (let j = 0; j < this.constants.D; j++) {
     s += dY[this.thread.x * this.constants.D + j] * w[j] * x[this.thread.x * this.constants.D + j];
@@ -44,22 +44,33 @@ function coefKernel(this: This, x: number[], dY: number[], w: number[], r: numbe
   return (rt * rt * rt * s) / this.constants.D;
 }
 
-function bwdXKernel(this: This, x: number[], dY: number[], w: number[], r: number[], c: number[]): number {
+export function bwdXKernel(this: This, x: number[], dY: number[], w: number[], r: number[], c: number[]): number {
   return r[this.thread.y] * dY[this.thread.y * this.constants.D + this.thread.x] * w[this.thread.x] -
     x[this.thread.y * this.constants.D + this.thread.x] * c[this.thread.y];
 }
 
-function bwdXAddKernel(this: This, x: number[], dY: number[], w: number[], r: number[], c: number[], dRes: number[]): number {
+export function bwdXAddKernel(this: This, x: number[], dY: number[], w: number[], r: number[], c: number[], dRes: number[]): number {
   return r[this.thread.y] * dY[this.thread.y * this.constants.D + this.thread.x] * w[this.thread.x] -
     x[this.thread.y * this.constants.D + this.thread.x] * c[this.thread.y] +
     dRes[this.thread.y * this.constants.D + this.thread.x];
 }
 
 /** dW[i] = Σ_t dY[t, i] x[t, i] r[t]; thread x = i. */
-function bwdWKernel(this: This, x: number[], dY: number[], r: number[]): number {
+export function bwdWKernel(this: This, x: number[], dY: number[], r: number[]): number {
   let s = 0;
   for (let t = 0; t < this.constants.L; t++) {
     s += dY[t * this.constants.D + this.thread.x] * x[t * this.constants.D + this.thread.x] * r[t];
+  }
+  return s;
+}
+
+/** bwdWKernel over split y only: Σ_{t in [y·TS, (y+1)·TS) ∩ [0, L)} dY x r; thread (x = i, y = split). */
+export function bwdWSplitKernel(this: This & { constants: { TS: number } }, x: number[], dY: number[], r: number[]): number {
+  let s = 0;
+  for (let j = 0; j < this.constants.TS; j++) {
+    if (this.thread.y * this.constants.TS + j >= this.constants.L) break;
+    s += dY[(this.thread.y * this.constants.TS + j) * this.constants.D + this.thread.x] *
+      x[(this.thread.y * this.constants.TS + j) * this.constants.D + this.thread.x] * r[this.thread.y * this.constants.TS + j];
   }
   return s;
 }

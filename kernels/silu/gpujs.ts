@@ -8,12 +8,12 @@ interface This {
   constants: { C: number };
 }
 
-function siluFwd(this: This, x: number[]): number {
+export function siluFwd(this: This, x: number[]): number {
   const v = x[this.thread.y * this.constants.C + this.thread.x];
   return v / (1 + Math.exp(-v));
 }
 
-function siluBwd(this: This, x: number[], dY: number[]): number {
+export function siluBwd(this: This, x: number[], dY: number[]): number {
   const v = x[this.thread.y * this.constants.C + this.thread.x];
   const s = 1 / (1 + Math.exp(-v));
   return dY[this.thread.y * this.constants.C + this.thread.x] * s * (1 + v * (1 - s));

@@ -1,7 +1,9 @@
 // Small gpu.js kernels the backend needs that kernels/ does not provide: an upload copy (a
 // Float32Array becomes a device-resident handle), a linear over a row slice of W (the fused
 // in_proj / x_proj projections are used a slice at a time), and packing B and C side by side
-// for the selective scan's device path. Same conventions as kernels/: index arithmetic inline from
+// for the selective scan's device path; and the training engine's glue (src/train/grad-gpu.ts):
+// element-wise sums, gradient accumulation (a kernel cannot read its own output, so an accumulator
+// is replaced by a fresh buffer acc' = acc + …), and packing column blocks side by side. Same conventions as kernels/: index arithmetic inline from
 // this.thread.* and Integer constants (i32 in WGSL), loop bounds constants.
 import { kernelSettings, type GpuJsLike, type KernelOptions } from '../../../kernels/gpujs-types.js';
 
@@ -10,12 +12,12 @@ interface This {
   constants: { IN: number; R0: number; N: number };
 }
 
-function copyKernel(this: This, x: number[]): number {
+export function copyKernel(this: This, x: number[]): number {
   return x[this.thread.x];
 }
 
 /** y[t, o] = Σ_i x[t, i] W[R0 + o, i]; thread (x = o, y = t). */
-function linearRowsKernel(this: This, x: number[], W: number[]): number {
+export function linearRowsKernel(this: This, x: number[], W: number[]): number {
   let s = 0;
   for (let i = 0; i < this.constants.IN; i++) {
     s += x[this.thread.y * this.constants.IN + i] * W[(this.thread.x + this.constants.R0) * this.constants.IN + i];
@@ -24,9 +26,46 @@ function linearRowsKernel(this: This, x: number[], W: number[]): number {
 }
 
 /** BC[t] = [B[t, 0..N) | C[t, 0..N)]; thread (x = column of 2N, y = t). */
-function packBCKernel(this: This, B: number[], C: number[]): number {
+export function packBCKernel(this: This, B: number[], C: number[]): number {
   if (this.thread.x < this.constants.N) return B[this.thread.y * this.constants.N + this.thread.x];
   return C[this.thread.y * this.constants.N + this.thread.x - this.constants.N];
+}
+
+type Thread2 = { thread: { x: number; y: number }; constants: { C: number; W1: number; W2: number; W3: number; X: number; S: number } };
+
+/** (L, C) grid [C, L]: a + b. */
+export function add2Kernel(this: Thread2, a: number[], b: number[]): number {
+  return a[this.thread.y * this.constants.C + this.thread.x] + b[this.thread.y * this.constants.C + this.thread.x];
+}
+
+/** (X) grid [X]: acc + Σ_s P[s·X + x] — the sum of a split reduction's S partials added to an accumulator. */
+export function accumulatePartialsKernel(this: Thread2, acc: number[], P: number[]): number {
+  let s = acc[this.thread.x];
+  for (let k = 0; k < this.constants.S; k++) s += P[k * this.constants.X + this.thread.x];
+  return s;
+}
+
+/** (X) grid [X]: acc + g. */
+export function accumulateKernel(this: Thread2, acc: number[], g: number[]): number {
+  return acc[this.thread.x] + g[this.thread.x];
+}
+
+/** (X) grid [X]: acc + g ⊙ m (dA_log = dA ⊙ A, since A = −exp(A_log)). */
+export function accumulateProductKernel(this: Thread2, acc: number[], g: number[], m: number[]): number {
+  return acc[this.thread.x] + g[this.thread.x] * m[this.thread.x];
+}
+
+/** (L, W1+W2) grid [W1+W2, L]: [a (L, W1) | b (L, W2)] per row. */
+export function pack2Kernel(this: Thread2, a: number[], b: number[]): number {
+  if (this.thread.x < this.constants.W1) return a[this.thread.y * this.constants.W1 + this.thread.x];
+  return b[this.thread.y * this.constants.W2 + this.thread.x - this.constants.W1];
+}
+
+/** (L, W1+W2+W3) grid [W1+W2+W3, L]: [a (L, W1) | b (L, W2) | c (L, W3)] per row. */
+export function pack3Kernel(this: Thread2, a: number[], b: number[], c: number[]): number {
+  if (this.thread.x < this.constants.W1) return a[this.thread.y * this.constants.W1 + this.thread.x];
+  if (this.thread.x < this.constants.W1 + this.constants.W2) return b[this.thread.y * this.constants.W2 + this.thread.x - this.constants.W1];
+  return c[this.thread.y * this.constants.W3 + this.thread.x - this.constants.W1 - this.constants.W2];
 }
 
 /** copy(x: Float32Array(n)) → (n) */

@@ -1,0 +1,514 @@
+// Float32 gradient engine on the GPU: the same forward/backward as the float64 reference
+// (grad-ref.ts) and the CPU engine (grad-cpu.ts), every op a gpu.js kernel running through WebGPU
+// (dawn.node), every tensor a device-resident gpu.js handle. Inside a call nothing comes back to the
+// host between kernels: the weights go up once, the gradients and the per-token losses come back once
+// at the end. Not the training loop (loop.ts), not a webasm path (gpu.js webasm is ~150× slower than
+// the `cpu` engine; training on CPU uses grad-cpu.ts).
+//
+// Backpropagation through time in chunks along L, as grad-cpu.ts (see its header):
+//   pass 1  forward over chunks 0..nC-2 keeping only each layer's conv state (K-1, ED) and SSM state
+//           (ED, N) at every chunk start;
+//   pass 2  chunks in reverse: recompute the chunk's forward from the stored states keeping every
+//           layer's activations, then the loss (final RMSNorm, tied or untied head, cross-entropy) and
+//           the backward down through the layers, each layer carrying ∂loss/∂(state at the chunk start)
+//           — the scan's dh0 and the conv's dState — into its backward in the previous chunk.
+// A chunk is one segment of the gpu.js selective scan (forward kernels/selective-scan/gpujs.ts,
+// backward gpujs-backward.ts), so its length is capped by the adapter's storage-binding limit.
+//
+// Reductions over tokens (dW of every linear, conv dW/dB, RMSNorm dW, embedding dE) are split: one
+// kernel writes ⌈Lc/TS⌉ partial sums per parameter (one thread per (split, parameter)), a second adds
+// them to the parameter's float32 accumulator. One thread per parameter looping over all Lc tokens
+// would leave most of a GPU idle (e.g. 128 threads for a norm's dW). Accumulators are replaced, not
+// updated in place (a gpu.js kernel cannot read its own output): acc' = acc + Σ partials.
+//
+// Memory on the device for a chunk of T tokens, default model (D 128, ED 256, N 16, R 8, 12 layers):
+// every layer's activations ≈ T·(2D + 6ED + 2R + 2N)·4 B (7.4 KB per token per layer), plus the scan
+// backward's per-position replays (2·T·ED·N·4 B) for one layer at a time; chunk-start states are tiny.
+import { kernelSettings, type GpuHandle, type GpuJsLike } from '../../kernels/gpujs-types.js';
+import { linearBwdWSplit, linearBwdX, linearFwd } from '../../kernels/linear/gpujs.js';
+import { convBwdBSplit, convBwdState, convBwdWSplit, convBwdX, convFwd, convStateOut } from '../../kernels/conv1d/gpujs.js';
+import { applyKernel, bwdWSplitKernel, bwdXAddKernel, bwdXKernel, coefKernel, rstdKernel } from '../../kernels/rms-norm/gpujs.js';
+import { embBwdSplit, embFwd } from '../../kernels/embedding/gpujs.js';
+import { ceBwdKernel, correctKernel, lseKernel, nllKernel } from '../../kernels/cross-entropy/gpujs.js';
+import { siluBwd, siluFwd } from '../../kernels/silu/gpujs.js';
+import { createSelectiveScanKernels, toFlat } from '../../kernels/selective-scan/gpujs.js';
+import { createSelectiveScanBackwardKernels } from '../../kernels/selective-scan/gpujs-backward.js';
+import {
+  accumulateKernel, accumulatePartialsKernel, accumulateProductKernel, add2Kernel, copyKernel, linearRowsKernel, pack2Kernel, pack3Kernel,
+} from '../backend/gpujs/local-kernels.js';
+import { getGpu, probeWebGpu } from '../backend/gpu-runtime.js';
+import { DeviceError } from '../errors.js';
+import type { MambaConfig, MambaDims } from '../model/config.js';
+import { dims } from '../model/config.js';
+import type { MambaWeights } from '../model/weights.js';
+import { checkTrainable } from './grad-check.js';
+import type { Batch, GradientFn, LossAndGrads } from './types.js';
+
+export interface GpuGradOptions {
+  /**
+   * tokens per chunk along L (default: the largest power of two the scan's device path accepts in one
+   * segment — 65,536 at ED 256, N 16 on a 2 GiB binding, 4,096 on lavapipe's 128 MiB — capped at L)
+   */
+  chunk?: number;
+  /** tokens per split of the token reductions (default 256) */
+  split?: number;
+  /** tokens per chunk of the selective scan's hierarchical kernels (default 16) */
+  scanChunk?: number;
+  /** kernel calls between waits for the device queue to drain (default 256; WebGPU has no back-pressure) */
+  drainEvery?: number;
+  /**
+   * benchmarks: waits for the device after every kernel (or scan) and adds its wall time in ms to
+   * `profile[name]` — serialises the GPU, so a profiled step is slower than an unprofiled one
+   */
+  profile?: Record<string, number>;
+}
+
+/** A GradientFn on the GPU, with the device resources it holds. */
+export interface GpuGradientFn extends GradientFn {
+  /** adapter description */
+  readonly description: string;
+  /** destroys the kernels (call once, after the last step) */
+  dispose(): Promise<void>;
+}
+
+type H = GpuHandle & { context?: { device?: unknown } };
+const isHandle = (x: unknown): x is H => !!x && !ArrayBuffer.isView(x) && typeof (x as H).toArray === 'function';
+const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Kernel cache and call site: every kernel is `pipeline` + `immutable` (each result owns its buffer). */
+class Dev {
+  private readonly cache = new Map<string, { (...a: unknown[]): unknown; destroy?: () => void }>();
+  private calls = 0;
+  private device: { queue: { onSubmittedWorkDone(): Promise<void> } } | null = null;
+  constructor(readonly gpu: GpuJsLike, private readonly drainEvery: number, readonly profile?: Record<string, number>) {}
+
+  /** Runs `f` and, when profiling, charges its wall time (device work finished) to `name`. */
+  async timed<T>(name: string, f: () => Promise<T>): Promise<T> {
+    if (!this.profile || !this.device) return f();
+    await this.device.queue.onSubmittedWorkDone();
+    const t0 = performance.now();
+    const r = await f();
+    await this.device.queue.onSubmittedWorkDone();
+    this.profile[name] = (this.profile[name] ?? 0) + performance.now() - t0;
+    return r;
+  }
+
+  /** Builds (once per function, grid, constants and argument sizes) and calls a kernel. */
+  async k(name: string, fn: Function, output: number[], ints: Record<string, number>, args: unknown[],
+    o: { floats?: Record<string, number>; argumentTypes?: Record<string, string> } = {}): Promise<H> {
+    const sizes = args.map((a) => (isHandle(a) ? `h${prod(a.output)}` : ArrayBuffer.isView(a) ? `a${(a as Float32Array).length}` : 'n')).join(',');
+    const key = `${name}|${output.join('x')}|${JSON.stringify(ints)}|${JSON.stringify(o.floats ?? {})}|${sizes}`;
+    let kern = this.cache.get(key);
+    if (!kern) {
+      kern = this.gpu.createKernel(fn, {
+        ...kernelSettings(output, ints, o.floats ?? {}, { pipeline: true, immutable: true }),
+        ...(o.argumentTypes ? { argumentTypes: o.argumentTypes } : {}),
+      });
+      this.cache.set(key, kern!);
+    }
+    const h = await this.timed(name, async () => kern!(...args));
+    if (!isHandle(h)) throw new DeviceError(`internal: the webgpu kernel ${name} returned no device handle`);
+    this.device ??= (h.context?.device ?? null) as Dev['device'];
+    await this.submitted(1);
+    return h;
+  }
+
+  /** Counts kernel calls made elsewhere (the scan's) and drains the queue every `drainEvery` calls. */
+  async submitted(n: number): Promise<void> {
+    this.calls += n;
+    if (this.calls >= this.drainEvery && this.device) {
+      this.calls = 0;
+      await this.device.queue.onSubmittedWorkDone();
+    }
+  }
+
+  upload(a: Float32Array): Promise<H> {
+    return this.k('copy', copyKernel, [a.length], {}, [a]);
+  }
+
+  async finish(): Promise<void> {
+    if (this.device) await this.device.queue.onSubmittedWorkDone();
+  }
+
+  dispose(): void {
+    for (const k of this.cache.values()) {
+      try {
+        k.destroy?.();
+      } catch {
+        // a kernel that never ran has nothing to release
+      }
+    }
+    this.cache.clear();
+  }
+}
+
+const free = (...hs: Array<H | null | undefined>) => {
+  for (const h of hs) h?.delete();
+};
+
+/** One layer's weights on the device. */
+interface LayerW {
+  norm: H; inProj: H; convW: H; convB: H; xProj: H; dtW: H; dtB: H; A: H; D: H; outProj: H;
+}
+/** One layer's gradient accumulators (same names). */
+type LayerG = { norm: H; inProj: H; convW: H; convB: H; xProj: H; dtW: H; dtB: H; ALog: H; D: H; outProj: H };
+
+/** Activations of one layer over a chunk, kept for its backward. */
+interface Acts {
+  r: H; xn: H; x: H; z: H; xPre: H; xc: H; xdbl: H; dtLow: H; deltaRaw: H; y: H;
+}
+
+export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<GpuGradientFn> {
+  const report = await probeWebGpu();
+  if (!report.ok) throw new DeviceError(`WebGPU unavailable: ${report.reason}; train with --device cpu`);
+  const maxBinding: number = report.limits!.maxStorageBufferBindingSize;
+  const gpu = await getGpu('webgpu');
+  const dev = new Dev(gpu, options.drainEvery ?? 256, options.profile);
+  const TS = options.split ?? 256;
+  if (!(Number.isInteger(TS) && TS >= 1)) throw new RangeError(`gradientsGpu: split = ${TS} must be a positive integer`);
+  const scanT = options.scanChunk ?? 16;
+  const scans = new Map<string, { fwd: ReturnType<typeof createSelectiveScanKernels>; bwd: ReturnType<typeof createSelectiveScanBackwardKernels> }>();
+  const scanFor = (ED: number, N: number) => {
+    const key = `${ED} ${N}`;
+    let s = scans.get(key);
+    if (!s) {
+      s = {
+        fwd: createSelectiveScanKernels(gpu, { ED, N, chunk: scanT, maxBindingBytes: maxBinding }),
+        bwd: createSelectiveScanBackwardKernels(gpu, { ED, N, chunk: scanT, maxBindingBytes: maxBinding }),
+      };
+      scans.set(key, s);
+    }
+    return s;
+  };
+
+  const fn = (async (config: MambaConfig, weights: MambaWeights, batch: Batch): Promise<LossAndGrads> => {
+    checkTrainable(config, weights, batch);
+    const d = dims(config);
+    const scan = scanFor(d.ED, d.N);
+    const maxT = Math.min(scan.bwd.maxLength, scan.fwd.segmentLength(d.R + 2 * d.N));
+    let T = options.chunk ?? 2 ** Math.floor(Math.log2(maxT));
+    if (!(Number.isInteger(T) && T >= 1)) throw new RangeError(`gradientsGpu: chunk = ${T} must be a positive integer`);
+    if (T > maxT) throw new RangeError(`gradientsGpu: chunk = ${T} exceeds what the scan accepts in one segment here (${maxT} tokens at ED=${d.ED}, N=${d.N})`);
+    T = Math.min(T, batch.L);
+    const run = new Step(dev, config, d, scan, T, TS);
+    try {
+      return await run.lossAndGrads(weights, batch);
+    } finally {
+      run.release();
+    }
+  }) as GpuGradientFn;
+  Object.defineProperty(fn, 'description', { value: `gpu.js WebGPU kernels on ${report.name}` });
+  fn.dispose = async () => {
+    await dev.finish();
+    dev.dispose();
+  };
+  return fn;
+}
+
+/** One call: weights on the device, accumulators, the chunked forward/backward. */
+class Step {
+  private readonly owned: H[] = []; // released at the end of the call
+  private w!: { embedding: H; head: H; normF: H; layers: LayerW[] };
+  private g!: { embedding: H; lmHead: H | null; normF: H; layers: LayerG[] };
+  private readonly eps: number;
+  private readonly floats: { EPS: number };
+
+  constructor(private readonly dev: Dev, private readonly config: MambaConfig, private readonly d: MambaDims,
+    private readonly scan: { fwd: ReturnType<typeof createSelectiveScanKernels>; bwd: ReturnType<typeof createSelectiveScanBackwardKernels> },
+    private readonly T: number, private readonly TS: number) {
+    this.eps = config.normEps;
+    this.floats = { EPS: this.eps };
+  }
+
+  private async own(a: Float32Array): Promise<H> {
+    const h = await this.dev.upload(a);
+    this.owned.push(h);
+    return h;
+  }
+
+  release(): void {
+    for (const h of this.owned) h.delete();
+    this.owned.length = 0;
+    const all = [this.g?.embedding, this.g?.lmHead, this.g?.normF, ...(this.g?.layers ?? []).flatMap((l) => Object.values(l))];
+    for (const h of all) h?.delete();
+  }
+
+  private async zeros(n: number): Promise<H> {
+    return this.dev.upload(new Float32Array(n));
+  }
+
+  /** acc ← acc + g (both freed / replaced). */
+  private async acc(acc: H, gr: H, n: number): Promise<H> {
+    const out = await this.dev.k('acc', accumulateKernel, [n], {}, [acc, gr]);
+    free(acc, gr);
+    return out;
+  }
+
+  /** acc ← acc + Σ_s partials of a split reduction kernel with grid `grid` (last dim = splits). */
+  private async accSplit(acc: H, name: string, fn: Function, grid: number[], ints: Record<string, number>, args: unknown[]): Promise<H> {
+    const S = grid[grid.length - 1];
+    const X = prod(grid) / S;
+    const P = await this.dev.k(name, fn, grid, { ...ints, TS: this.TS }, args);
+    const out = await this.dev.k('accP', accumulatePartialsKernel, [X], { X, S }, [acc, P]);
+    free(acc, P);
+    return out;
+  }
+
+  async lossAndGrads(weights: MambaWeights, batch: Batch): Promise<LossAndGrads> {
+    const { dev, d, config } = this;
+    const { D, ED, N, R, K, V, nLayer } = d;
+    const { B, L } = batch;
+    const total = B * (L - 1);
+    // weights up, accumulators zeroed
+    const layers: LayerW[] = [];
+    for (const l of weights.layers) {
+      const A = new Float32Array(l.ALog.length);
+      for (let k = 0; k < A.length; k++) A[k] = -Math.exp(l.ALog[k]); // as MambaModel.load: float64 exp
+      layers.push({
+        norm: await this.own(l.norm), inProj: await this.own(l.inProj), convW: await this.own(l.conv1dWeight), convB: await this.own(l.conv1dBias),
+        xProj: await this.own(l.xProj), dtW: await this.own(l.dtProjWeight), dtB: await this.own(l.dtProjBias), A: await this.own(A),
+        D: await this.own(l.D), outProj: await this.own(l.outProj),
+      });
+    }
+    const embedding = await this.own(weights.embedding);
+    this.w = { embedding, head: config.tieEmbeddings ? embedding : await this.own(weights.lmHead!), normF: await this.own(weights.normF), layers };
+    const gl: LayerG[] = [];
+    for (let i = 0; i < nLayer; i++) {
+      gl.push({
+        norm: await this.zeros(D), inProj: await this.zeros(2 * ED * D), convW: await this.zeros(ED * K), convB: await this.zeros(ED),
+        xProj: await this.zeros((R + 2 * N) * ED), dtW: await this.zeros(ED * R), dtB: await this.zeros(ED), ALog: await this.zeros(ED * N),
+        D: await this.zeros(ED), outProj: await this.zeros(D * ED),
+      });
+    }
+    this.g = { embedding: await this.zeros(V * D), lmHead: config.tieEmbeddings ? null : await this.zeros(V * D), normF: await this.zeros(D), layers: gl };
+
+    const T = this.T;
+    const nC = Math.ceil(L / T);
+    const zeroConv = await this.own(new Float32Array((K - 1) * ED));
+    const zeroSsm = await this.own(new Float32Array(ED * N));
+    const losses: Array<{ nll: H; hit: H; n: number }> = [];
+    try {
+      for (let b = 0; b < B; b++) {
+        const ids = batch.ids.subarray(b * L, (b + 1) * L);
+        // pass 1: chunk-start states; slot c holds the states entering chunk c (chunk 0: zeros)
+        const convAt: H[][] = [Array(nLayer).fill(zeroConv)];
+        const ssmAt: H[][] = [Array(nLayer).fill(zeroSsm)];
+        for (let c = 0; c + 1 < nC; c++) {
+          let res = await this.embed(ids, c * T, T);
+          const cs: H[] = [], ss: H[] = [];
+          for (let i = 0; i < nLayer; i++) {
+            const f = await this.layerForward(i, res, T, convAt[c][i], ssmAt[c][i], false);
+            cs.push(f.convOut);
+            ss.push(f.hOut);
+            const next = await dev.k('add', add2Kernel, [D, T], { C: D }, [res, f.hid]);
+            free(res, f.hid);
+            res = next;
+          }
+          free(res);
+          convAt.push(cs);
+          ssmAt.push(ss);
+        }
+        // carried state gradients per layer (from the chunk after; zero after the last)
+        const dConv: H[] = [], dh: H[] = [];
+        for (let i = 0; i < nLayer; i++) {
+          dConv.push(await this.zeros((K - 1) * ED));
+          dh.push(await this.zeros(ED * N));
+        }
+        // pass 2: chunks in reverse
+        for (let c = nC - 1; c >= 0; c--) {
+          const t0 = c * T;
+          const Lc = Math.min(L, t0 + T) - t0;
+          const resIn: H[] = [];
+          const acts: Acts[] = [];
+          let res = await this.embed(ids, t0, Lc);
+          for (let i = 0; i < nLayer; i++) {
+            const f = await this.layerForward(i, res, Lc, convAt[c][i], ssmAt[c][i], true);
+            free(f.convOut, f.hOut);
+            resIn.push(res);
+            acts.push(f.acts!);
+            res = await dev.k('add', add2Kernel, [D, Lc], { C: D }, [res, f.hid]);
+            free(f.hid);
+          }
+          const targets = new Float32Array(Lc);
+          for (let k = 0; k < Lc; k++) targets[k] = t0 + k + 1 < L ? ids[t0 + k + 1] : -1;
+          let g = await this.top(res, Lc, targets, 1 / total, losses);
+          free(res);
+          for (let i = nLayer - 1; i >= 0; i--) {
+            const r = await this.layerBackward(i, acts[i], resIn[i], Lc, g, convAt[c][i], ssmAt[c][i], dConv, dh);
+            free(g, resIn[i], ...Object.values(acts[i]));
+            g = r;
+          }
+          const idsF = Float32Array.from(ids.subarray(t0, t0 + Lc));
+          this.g.embedding = await this.accSplit(this.g.embedding, 'embBwd', embBwdSplit, [D, V, Math.ceil(Lc / this.TS)], { L: Lc, D }, [idsF, g]);
+          free(g);
+          if (c > 0) {
+            for (let i = 0; i < nLayer; i++) {
+              if (convAt[c][i] !== zeroConv) free(convAt[c][i]);
+              if (ssmAt[c][i] !== zeroSsm) free(ssmAt[c][i]);
+            }
+          }
+        }
+        free(...dConv, ...dh);
+      }
+      // results back: per-token losses and hits, then the gradients
+      let nllSum = 0, correct = 0;
+      for (const x of losses) {
+        const nll = await toFlat(x.nll, x.n);
+        const hit = await toFlat(x.hit, x.n);
+        for (let k = 0; k < x.n; k++) {
+          nllSum += nll[k];
+          correct += hit[k];
+        }
+      }
+      const grads = await this.readGrads(weights);
+      return { loss: nllSum / total, count: total, correct, grads };
+    } finally {
+      for (const x of losses) free(x.nll, x.hit);
+    }
+  }
+
+  private embed(ids: Uint8Array, t0: number, Lc: number): Promise<H> {
+    const idsF = Float32Array.from(ids.subarray(t0, t0 + Lc));
+    return this.dev.k('emb', embFwd, [this.d.D, Lc], { L: Lc, V: this.d.V, D: this.d.D }, [idsF, this.w.embedding]); // (Lc, D)
+  }
+
+  /** Layer i's mixer over Lc rows of its input residual `res`: hid (Lc, D), the states after the chunk, and (keep) its activations. */
+  private async layerForward(i: number, res: H, Lc: number, convIn: H, hIn: H, keep: boolean): Promise<{ hid: H; convOut: H; hOut: H; acts?: Acts }> {
+    const { dev } = this;
+    const { D, ED, N, R, K } = this.d;
+    const w = this.w.layers[i];
+    const fl = { floats: this.floats };
+    const r = await dev.k('rstd', rstdKernel, [Lc], { L: Lc, D }, [res], fl); // (Lc)
+    const xn = await dev.k('apply', applyKernel, [D, Lc], { L: Lc, D }, [res, r, w.norm], fl); // (Lc, D)
+    const x = await dev.k('linRows', linearRowsKernel, [ED, Lc], { IN: D, R0: 0 }, [xn, w.inProj]); // (Lc, ED)
+    const z = await dev.k('linRows', linearRowsKernel, [ED, Lc], { IN: D, R0: ED }, [xn, w.inProj]); // (Lc, ED)
+    const conv = { L: Lc, C: ED, K };
+    const xPre = await dev.k('conv', convFwd, [ED, Lc], conv, [x, w.convW, w.convB, convIn]); // (Lc, ED)
+    const convOut = await dev.k('convState', convStateOut, [ED, K - 1], conv, [x, convIn]); // (K-1, ED)
+    const xc = await dev.k('silu', siluFwd, [ED, Lc], { C: ED }, [xPre]); // (Lc, ED)
+    const xdbl = await dev.k('lin', linearFwd, [R + 2 * N, Lc], { L: Lc, IN: ED, OUT: R + 2 * N }, [xc, w.xProj]); // (Lc, R+2N)
+    const dtLow = await dev.k('linRows', linearRowsKernel, [R, Lc], { IN: ED, R0: 0 }, [xc, w.xProj]); // (Lc, R)
+    const deltaRaw = await dev.k('lin', linearFwd, [ED, Lc], { L: Lc, IN: R, OUT: ED }, [dtLow, w.dtW]); // (Lc, ED)
+    const s = await dev.timed('scanForward', () => this.scan.fwd.run({
+      L: Lc, ED, N, u: xc, deltaRaw, A: w.A, D: w.D, z, deltaBias: w.dtB, BC: xdbl, bcStride: R + 2 * N, bOffset: R, cOffset: R + N, h0: hIn,
+    }));
+    await dev.submitted(8);
+    const y = s.out as H; // (Lc, ED), padded to whole scan chunks
+    const hOut = s.hL as H; // (ED, N)
+    const hid = await dev.k('lin', linearFwd, [D, Lc], { L: Lc, IN: ED, OUT: D }, [y, w.outProj]); // (Lc, D)
+    if (!keep) {
+      free(r, xn, x, z, xPre, xc, xdbl, dtLow, deltaRaw, y);
+      return { hid, convOut, hOut };
+    }
+    return { hid, convOut, hOut, acts: { r, xn, x, z, xPre, xc, xdbl, dtLow, deltaRaw, y } };
+  }
+
+  /** Final norm, head, cross-entropy (mean over `total` predictions) and its backward: ∂loss/∂(final residual) (Lc, D). */
+  private async top(resF: H, Lc: number, targets: Float32Array, scale: number, losses: Array<{ nll: H; hit: H; n: number }>): Promise<H> {
+    const { dev } = this;
+    const { D, V } = this.d;
+    const fl = { floats: this.floats };
+    const r = await dev.k('rstd', rstdKernel, [Lc], { L: Lc, D }, [resF], fl);
+    const hf = await dev.k('apply', applyKernel, [D, Lc], { L: Lc, D }, [resF, r, this.w.normF], fl); // (Lc, D)
+    const logits = await dev.k('lin', linearFwd, [V, Lc], { L: Lc, IN: D, OUT: V }, [hf, this.w.head]); // (Lc, V)
+    const lse = await dev.k('lse', lseKernel, [Lc], { V }, [logits]); // (Lc)
+    losses.push({
+      nll: await dev.k('nll', nllKernel, [Lc], { V }, [logits, lse, targets]),
+      hit: await dev.k('hit', correctKernel, [Lc], { V }, [logits, targets]),
+      n: Lc,
+    });
+    const dLogits = await dev.k('ceBwd', ceBwdKernel, [V, Lc], { V }, [logits, lse, targets, scale], {
+      argumentTypes: { logits: 'Array', lse: 'Array', targets: 'Array', scale: 'Float' },
+    }); // (Lc, V)
+    const dHf = await dev.k('linBwdX', linearBwdX, [D, Lc], { L: Lc, IN: D, OUT: V }, [dLogits, this.w.head]); // (Lc, D)
+    const S = Math.ceil(Lc / this.TS);
+    if (this.g.lmHead) {
+      this.g.lmHead = await this.accSplit(this.g.lmHead, 'linBwdW', linearBwdWSplit, [D, V, S], { L: Lc, IN: D, OUT: V }, [dLogits, hf]);
+    } else {
+      this.g.embedding = await this.accSplit(this.g.embedding, 'linBwdW', linearBwdWSplit, [D, V, S], { L: Lc, IN: D, OUT: V }, [dLogits, hf]);
+    }
+    const c = await dev.k('coef', coefKernel, [Lc], { L: Lc, D }, [resF, dHf, this.w.normF, r], fl);
+    const g = await dev.k('normBwdX', bwdXKernel, [D, Lc], { L: Lc, D }, [resF, dHf, this.w.normF, r, c], fl); // (Lc, D)
+    this.g.normF = await this.accSplit(this.g.normF, 'normBwdW', bwdWSplitKernel, [D, S], { L: Lc, D }, [resF, dHf, r]);
+    free(r, hf, logits, lse, dLogits, dHf, c);
+    return g;
+  }
+
+  /**
+   * Backward of layer i over a chunk: g = ∂loss/∂(layer output residual) (Lc, D) in, ∂loss/∂(layer input
+   * residual) out (the residual path plus the mixer's). dConv[i], dh[i] carry the state gradients.
+   */
+  private async layerBackward(i: number, a: Acts, res: H, Lc: number, g: H, convIn: H, hIn: H, dConv: H[], dh: H[]): Promise<H> {
+    const { dev } = this;
+    const { D, ED, N, R, K } = this.d;
+    const w = this.w.layers[i];
+    const gp = this.g.layers[i];
+    const S = Math.ceil(Lc / this.TS);
+    const fl = { floats: this.floats };
+    // out_proj
+    const dY = await dev.k('linBwdX', linearBwdX, [ED, Lc], { L: Lc, IN: ED, OUT: D }, [g, w.outProj]); // (Lc, ED)
+    gp.outProj = await this.accSplit(gp.outProj, 'linBwdW', linearBwdWSplit, [ED, D, S], { L: Lc, IN: ED, OUT: D }, [g, a.y]);
+    // selective scan (softplus with dt bias, D skip, SiLU(z) gate inside)
+    const sg = await dev.timed('scanBackward', () => this.scan.bwd.runDevice({
+      L: Lc, ED, N, u: a.xc, deltaRaw: a.deltaRaw, A: w.A, D: w.D, z: a.z, deltaBias: w.dtB, BC: a.xdbl, bcStride: R + 2 * N, bOffset: R, cOffset: R + N, h0: hIn,
+    }, dY, dh[i]));
+    await dev.submitted(16);
+    free(dY, dh[i]);
+    dh[i] = sg.dh0 as H;
+    const ALogNew = await dev.k('accProd', accumulateProductKernel, [ED * N], {}, [gp.ALog, sg.dA, w.A]); // dA_log = dA ⊙ A
+    free(gp.ALog, sg.dA as H);
+    gp.ALog = ALogNew;
+    gp.D = await this.acc(gp.D, sg.dD as H, ED);
+    gp.dtB = await this.acc(gp.dtB, sg.dDeltaBias as H, ED);
+    // dt_proj (its bias is the scan's deltaBias)
+    const dDtLow = await dev.k('linBwdX', linearBwdX, [R, Lc], { L: Lc, IN: R, OUT: ED }, [sg.dDeltaRaw, w.dtW]); // (Lc, R)
+    gp.dtW = await this.accSplit(gp.dtW, 'linBwdW', linearBwdWSplit, [R, ED, S], { L: Lc, IN: R, OUT: ED }, [sg.dDeltaRaw, a.dtLow]);
+    // x_proj over the whole (R+2N, ED) weight with [dδ_low | dB | dC] packed per row
+    const W2 = R + 2 * N;
+    const dXdbl = await dev.k('pack3', pack3Kernel, [W2, Lc], { W1: R, W2: N, W3: N }, [dDtLow, sg.dB, sg.dC]); // (Lc, R+2N)
+    const dXc1 = await dev.k('linBwdX', linearBwdX, [ED, Lc], { L: Lc, IN: ED, OUT: W2 }, [dXdbl, w.xProj]); // (Lc, ED)
+    gp.xProj = await this.accSplit(gp.xProj, 'linBwdW', linearBwdWSplit, [ED, W2, S], { L: Lc, IN: ED, OUT: W2 }, [dXdbl, a.xc]);
+    const dXc = await dev.k('add', add2Kernel, [ED, Lc], { C: ED }, [dXc1, sg.dU]); // (Lc, ED)
+    free(dDtLow, dXdbl, dXc1, sg.dU as H, sg.dB as H, sg.dC as H, sg.dDeltaRaw as H);
+    // SiLU after the conv, then the conv with its carried state
+    const dXPre = await dev.k('siluBwd', siluBwd, [ED, Lc], { C: ED }, [a.xPre, dXc]); // (Lc, ED)
+    free(dXc);
+    const conv = { L: Lc, C: ED, K };
+    const dX = await dev.k('convBwdX', convBwdX, [ED, Lc], conv, [dXPre, w.convW, dConv[i]]); // (Lc, ED)
+    const dState = await dev.k('convBwdState', convBwdState, [ED, K - 1], conv, [dXPre, w.convW, dConv[i]]); // (K-1, ED)
+    free(dConv[i]);
+    dConv[i] = dState;
+    gp.convW = await this.accSplit(gp.convW, 'convBwdW', convBwdWSplit, [K, ED, S], conv, [dXPre, a.x, convIn]);
+    gp.convB = await this.accSplit(gp.convB, 'convBwdB', convBwdBSplit, [ED, S], conv, [dXPre]);
+    free(dXPre);
+    // in_proj over (2ED, D) with [dx | dz] packed per row
+    const dXZ = await dev.k('pack2', pack2Kernel, [2 * ED, Lc], { W1: ED, W2: ED }, [dX, sg.dZ]); // (Lc, 2ED)
+    free(dX, sg.dZ as H);
+    const dXn = await dev.k('linBwdX', linearBwdX, [D, Lc], { L: Lc, IN: D, OUT: 2 * ED }, [dXZ, w.inProj]); // (Lc, D)
+    gp.inProj = await this.accSplit(gp.inProj, 'linBwdW', linearBwdWSplit, [D, 2 * ED, S], { L: Lc, IN: D, OUT: 2 * ED }, [dXZ, a.xn]);
+    free(dXZ);
+    // pre-mixer RMSNorm, plus the residual path
+    const c = await dev.k('coef', coefKernel, [Lc], { L: Lc, D }, [res, dXn, w.norm, a.r], fl);
+    const out = await dev.k('normBwdXAdd', bwdXAddKernel, [D, Lc], { L: Lc, D }, [res, dXn, w.norm, a.r, c, g], fl); // (Lc, D)
+    gp.norm = await this.accSplit(gp.norm, 'normBwdW', bwdWSplitKernel, [D, S], { L: Lc, D }, [res, dXn, a.r]);
+    free(c, dXn);
+    return out;
+  }
+
+  private async readGrads(weights: MambaWeights): Promise<MambaWeights> {
+    const g = this.g;
+    const rd = (h: H, like: Float32Array) => toFlat(h, like.length);
+    const layers = [];
+    for (let i = 0; i < weights.layers.length; i++) {
+      const l = weights.layers[i], gl = g.layers[i];
+      layers.push({
+        norm: await rd(gl.norm, l.norm), inProj: await rd(gl.inProj, l.inProj), conv1dWeight: await rd(gl.convW, l.conv1dWeight),
+        conv1dBias: await rd(gl.convB, l.conv1dBias), xProj: await rd(gl.xProj, l.xProj), dtProjWeight: await rd(gl.dtW, l.dtProjWeight),
+        dtProjBias: await rd(gl.dtB, l.dtProjBias), ALog: await rd(gl.ALog, l.ALog), D: await rd(gl.D, l.D), outProj: await rd(gl.outProj, l.outProj),
+      });
+    }
+    const out: MambaWeights = { embedding: await rd(g.embedding, weights.embedding), layers, normF: await rd(g.normF, weights.normF) };
+    if (g.lmHead) out.lmHead = await rd(g.lmHead, weights.lmHead!);
+    return out;
+  }
+}
