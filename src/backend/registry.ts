@@ -33,14 +33,15 @@ export interface BackendOptions {
   threads?: number;
 }
 
+/** The device a choice means here: `auto` is webgpu on a hardware adapter, else cpu. */
+export async function resolveDevice(choice: DeviceChoice): Promise<DeviceName> {
+  if (choice !== 'auto') return choice;
+  const a = await probeWebGpu();
+  return a.ok && !isSoftwareAdapter(a) ? 'webgpu' : 'cpu';
+}
+
 export async function createBackend(choice: DeviceChoice, opts: BackendOptions = {}): Promise<Backend> {
-  let name: DeviceName;
-  if (choice === 'auto') {
-    const a = await probeWebGpu();
-    name = a.ok && !isSoftwareAdapter(a) ? 'webgpu' : 'cpu';
-  } else {
-    name = choice;
-  }
+  const name = await resolveDevice(choice);
   if (name === 'cpu') {
     const { createCpuBackend } = await import('./cpu/cpu-backend.js');
     return createCpuBackend(opts.threads);

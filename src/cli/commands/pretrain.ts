@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createBackend, parseDevice, shutdownGpu } from '../../backend/registry.js';
+import { createBackend, parseDevice, resolveDevice, shutdownGpu } from '../../backend/registry.js';
 import type { Backend } from '../../backend/types.js';
 import { loadCheckpoint } from '../../checkpoint/checkpoint.js';
 import { DEFAULT_MAX_N_FRACTION } from '../../data/sampler.js';
@@ -19,6 +19,7 @@ import { initWeights } from '../../model/init.js';
 import type { MambaWeights } from '../../model/weights.js';
 import { DEFAULT_ADAMW, type AdamWState } from '../../train/adamw.js';
 import { gradientsCpu, gradientsRef } from '../../train/grad.js';
+import { makeGradientsGpu, type GpuGradientFn } from '../../train/grad-gpu.js';
 import { stagesOf, train, type TrainOutcome } from '../../train/loop.js';
 import type { TrainRecord, ValidRecord } from '../../train/metrics.js';
 import { capRegions, labelSplit, SPLIT_FILE, tailSplit, writeSplitBed, type DataSplit } from '../../train/split.js';
@@ -116,9 +117,12 @@ export function register(program: Command): void {
     .option('--keep-checkpoints <n>', 'keep the newest n checkpoints, 0 = all', nonNegativeInt('--keep-checkpoints'), 3)
     .option('--log-every <n>', 'without a terminal: a progress line every n steps', positiveInt('--log-every'), 10)
     .option('--seed <n>', 'seed of the initial weights and of the window stream', nonNegativeInt('--seed'), 0)
-    .addOption(new Option('--grad-engine <engine>', 'gradients: float32 cpu, or the float64 reference (slow; for checking)').choices(['cpu', 'ref']).default('cpu'));
+    .addOption(new Option('--grad-engine <engine>', 'gradients: float32 (on the --device: webgpu or cpu), or the float64 reference on the CPU (slow; for checking)').choices(['cpu', 'ref']).default('cpu'));
   addDeviceOptions(cmd).addHelpText('after', `
---device/--threads/--chunk choose where validation runs; gradients run on the CPU (WebAssembly SIMD kernels; a batch of 2 or more is split over two threads).
+--device chooses where gradients and validation run: webgpu (gpu.js kernels on the GPU, every tensor kept on the
+device, chunks of up to 65,536 tokens on a 2 GiB binding), or cpu (WebAssembly SIMD kernels; a batch of 2 or more is
+split over two threads). auto = webgpu on a hardware GPU, else cpu; wasm (gpu.js WebAssembly) validates on wasm and
+trains on cpu. --threads/--chunk apply to validation.
 Learning rate: linear warmup over --warmup of the schedule, then cosine to --min-lr-ratio·--lr.
 Exit codes: 0 done, 2 bad flags, 3 bad input / unwritable --out / damaged checkpoint / diverged
 (NaN or infinite loss: the last good checkpoint is kept), 130 interrupted (Ctrl-C; checkpoint saved).
@@ -248,7 +252,13 @@ async function execute(
   const eta = (r: TrainRecord) => ((performance.now() - sessionStart) / 1000 / Math.max(1, r.step - startStep)) * (run.steps - r.step);
   const interrupt = interruptOnSigint('pretrain', report);
   let outcome: TrainOutcome;
+  let gpuGrad: GpuGradientFn | undefined;
   try {
+    const device = await resolveDevice(parseDevice(flags.device));
+    if (run.gradEngine !== 'ref' && device === 'webgpu') {
+      gpuGrad = await makeGradientsGpu();
+      logLine(`pretrain: gradients on ${gpuGrad.description}`);
+    }
     if (validRegions.length > 0) {
       backend = await createBackend(parseDevice(flags.device), { threads: flags.threads });
     }
@@ -265,7 +275,7 @@ async function execute(
     }
     outcome = await train({
       runDir, genome, config, weights, run,
-      gradientFn: run.gradEngine === 'ref' ? gradientsRef : gradientsCpu,
+      gradientFn: run.gradEngine === 'ref' ? gradientsRef : gpuGrad ?? gradientsCpu,
       validate, resume, signal: interrupt.signal,
       hooks: {
         onStep: (r) => {
@@ -287,6 +297,7 @@ async function execute(
     multibar?.stop();
     interrupt.release();
     await backend?.dispose();
+    await gpuGrad?.dispose();
     await shutdownGpu();
   }
   if (outcome.status === 'interrupted') {
