@@ -1,13 +1,18 @@
-// Gradient-engine throughput on the CPU: gradientsCpu (src/train/grad-cpu.ts: forward + backward,
-// chunked along L) for the default model (makeConfig({}): d_model 128, 12 layers, ED 256, N 16) with
+// Gradient-engine throughput: gradientsCpu (src/train/grad-cpu.ts) or, with --device webgpu,
+// gradientsGpu (src/train/grad-gpu.ts): forward + backward, chunked along L, for the default model (makeConfig({}): d_model 128, 12 layers, ED 256, N 16) with
 // fresh weights (initWeights, seed 0) on a batch of B windows of L tokens. Tokens/s = B·L / median wall
 // time over `repeats` runs after one warm-up; also peak RSS of the process.
 //
 // Run: npx tsc -p tsconfig.json && node dist/bench/train-step.js [--L 4096] [--B 2] [--repeats 3]
 //        [--threads 2] [--ts]   (--ts: the TypeScript kernels)        (prints JSON on stdout)
+//        [--device webgpu [--chunk T] [--split TS] [--profile]]  (--profile: per-kernel wall ms of the
+//        last repeat, each kernel waited for — slower than the timed runs, which are not profiled)
+// GPU memory is not visible from WebGPU: bench/h100-run.sh samples nvidia-smi beside this script.
 import { makeConfig } from '../src/model/config.js';
 import { initWeights } from '../src/model/init.js';
 import { makeGradientsCpu } from '../src/train/grad-cpu.js';
+import { makeGradientsGpu } from '../src/train/grad-gpu.js';
+import { shutdownGpu } from '../src/backend/gpu-runtime.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
@@ -20,7 +25,10 @@ const weights = initWeights(cfg, 0);
 const ids = new Uint8Array(B * L);
 for (let i = 0; i < B * L; i++) ids[i] = 7 + ((i * 2654435761) >>> 29) % 4; // A C G T
 const threads = Number(opt('threads', '2'));
-const fn = makeGradientsCpu({ threads, ...(argv.includes('--ts') ? { kernels: 'ts' as const } : {}) });
+const device = opt('device', 'cpu');
+const gpuOpts = { ...(argv.includes('--chunk') ? { chunk: Number(opt('chunk', '0')) } : {}), ...(argv.includes('--split') ? { split: Number(opt('split', '0')) } : {}) };
+const gpuFn = device === 'webgpu' ? await makeGradientsGpu(gpuOpts) : undefined;
+const fn = gpuFn ?? makeGradientsCpu({ threads, ...(argv.includes('--ts') ? { kernels: 'ts' as const } : {}) });
 
 const times: number[] = [];
 let loss = 0;
@@ -29,9 +37,20 @@ for (let r = 0; r <= Math.max(repeats, 0) && !(repeats === 0 && r > 0); r++) {
   loss = (await fn(cfg, weights, { ids, B, L })).loss;
   if (r > 0 || repeats === 0) times.push(performance.now() - t0); // --repeats 0: one cold run
 }
+let profile: Record<string, number> | undefined;
+if (gpuFn && argv.includes('--profile')) {
+  profile = {};
+  const pf = await makeGradientsGpu({ ...gpuOpts, profile });
+  await pf(cfg, weights, { ids, B, L });
+  await pf.dispose();
+  for (const k of Object.keys(profile)) profile[k] = Math.round(profile[k] * 10) / 10;
+}
+await gpuFn?.dispose();
+await shutdownGpu();
 times.sort((a, b) => a - b);
 const ms = times[times.length >> 1];
 process.stdout.write(JSON.stringify({
-  L, B, threads, kernels: argv.includes('--ts') ? 'ts' : 'wasm', loss, medianMs: Math.round(ms), tokensPerSec: Math.round((B * L) / (ms / 1000)),
+  L, B, device, ...(gpuFn ? { engine: gpuFn.description, ...gpuOpts } : { threads, kernels: argv.includes('--ts') ? 'ts' : 'wasm' }), loss, medianMs: Math.round(ms), tokensPerSec: Math.round((B * L) / (ms / 1000)),
   usPerToken: +((ms * 1000) / (B * L)).toFixed(1), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  times: times.map((t) => Math.round(t)), ...(profile ? { profileMs: profile } : {}),
 }) + '\n');
