@@ -29,6 +29,19 @@ export function linearFwdBias(this: This, x: number[], W: number[], b: number[])
   return s;
 }
 
+/**
+ * y[t, o] = Σ_i x[t, i] WT[i, R0 + o] with WT = Wᵀ stored (IN, WOUT): the forward over a row slice
+ * [R0, R0 + OUT) of W, reading the transposed weight so that the threads of a warp (adjacent o) read
+ * adjacent floats (with W (OUT, IN) they read IN floats apart). Thread (x = o, y = t).
+ */
+export function linearFwdT(this: { thread: { x: number; y: number }; constants: { IN: number; WOUT: number; R0: number } }, x: number[], WT: number[]): number {
+  let s = 0;
+  for (let i = 0; i < this.constants.IN; i++) {
+    s += x[this.thread.y * this.constants.IN + i] * WT[i * this.constants.WOUT + this.constants.R0 + this.thread.x];
+  }
+  return s;
+}
+
 /** dX[t, i] = Σ_o dY[t, o] W[o, i]; thread (x = i, y = t). */
 export function linearBwdX(this: This, dY: number[], W: number[]): number {
   let s = 0;

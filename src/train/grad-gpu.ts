@@ -21,11 +21,14 @@
 // would leave most of a GPU idle (e.g. 128 threads for a norm's dW). Accumulators are replaced, not
 // updated in place (a gpu.js kernel cannot read its own output): acc' = acc + Σ partials.
 //
+// Kernel outputs get their own buffers (gpu.js `immutable`), recycled through a pool keyed by size
+// (src/backend/gpujs/buffer-pool.ts): allocating a fresh buffer per call dominated element-wise kernels.
+//
 // Memory on the device for a chunk of T tokens, default model (D 128, ED 256, N 16, R 8, 12 layers):
 // every layer's activations ≈ T·(2D + 6ED + 2R + 2N)·4 B (7.4 KB per token per layer), plus the scan
 // backward's per-position replays (2·T·ED·N·4 B) for one layer at a time; chunk-start states are tiny.
 import { kernelSettings, type GpuHandle, type GpuJsLike } from '../../kernels/gpujs-types.js';
-import { linearBwdWSplit, linearBwdX, linearFwd } from '../../kernels/linear/gpujs.js';
+import { linearBwdWSplit, linearBwdX, linearFwdT } from '../../kernels/linear/gpujs.js';
 import { convBwdBSplit, convBwdState, convBwdWSplit, convBwdX, convFwd, convStateOut } from '../../kernels/conv1d/gpujs.js';
 import { applyKernel, bwdWSplitKernel, bwdXAddKernel, bwdXKernel, coefKernel, rstdKernel } from '../../kernels/rms-norm/gpujs.js';
 import { embBwdSplit, embFwd } from '../../kernels/embedding/gpujs.js';
@@ -34,9 +37,10 @@ import { siluBwd, siluFwd } from '../../kernels/silu/gpujs.js';
 import { createSelectiveScanKernels, toFlat } from '../../kernels/selective-scan/gpujs.js';
 import { createSelectiveScanBackwardKernels } from '../../kernels/selective-scan/gpujs-backward.js';
 import {
-  accumulateKernel, accumulatePartialsKernel, accumulateProductKernel, add2Kernel, copyKernel, linearRowsKernel, pack2Kernel, pack3Kernel,
+  accumulateKernel, accumulatePartialsKernel, accumulateProductKernel, add2Kernel, copyKernel, pack2Kernel, pack3Kernel,
 } from '../backend/gpujs/local-kernels.js';
 import { getGpu, probeWebGpu } from '../backend/gpu-runtime.js';
+import { installBufferPool, type BufferPool } from '../backend/gpujs/buffer-pool.js';
 import { DeviceError } from '../errors.js';
 import type { MambaConfig, MambaDims } from '../model/config.js';
 import { dims } from '../model/config.js';
@@ -61,6 +65,8 @@ export interface GpuGradOptions {
    * `profile[name]` — serialises the GPU, so a profiled step is slower than an unprofiled one
    */
   profile?: Record<string, number>;
+  /** recycle kernel output buffers (src/backend/gpujs/buffer-pool.ts; default true) */
+  bufferPool?: boolean;
 }
 
 /** A GradientFn on the GPU, with the device resources it holds. */
@@ -80,7 +86,8 @@ class Dev {
   private readonly cache = new Map<string, { (...a: unknown[]): unknown; destroy?: () => void }>();
   private calls = 0;
   private device: { queue: { onSubmittedWorkDone(): Promise<void> } } | null = null;
-  constructor(readonly gpu: GpuJsLike, private readonly drainEvery: number, readonly profile?: Record<string, number>) {}
+  pool: BufferPool | null = null;
+  constructor(readonly gpu: GpuJsLike, private readonly drainEvery: number, readonly profile?: Record<string, number>, private readonly usePool = true) {}
 
   /** Runs `f` and, when profiling, charges its wall time (device work finished) to `name`. */
   async timed<T>(name: string, f: () => Promise<T>): Promise<T> {
@@ -108,7 +115,10 @@ class Dev {
     }
     const h = await this.timed(name, async () => kern!(...args));
     if (!isHandle(h)) throw new DeviceError(`internal: the webgpu kernel ${name} returned no device handle`);
-    this.device ??= (h.context?.device ?? null) as Dev['device'];
+    if (!this.device) {
+      this.device = (h.context?.device ?? null) as Dev['device'];
+      if (this.device && this.usePool) this.pool = installBufferPool(this.device as unknown as Parameters<typeof installBufferPool>[0]);
+    }
     await this.submitted(1);
     return h;
   }
@@ -139,6 +149,7 @@ class Dev {
       }
     }
     this.cache.clear();
+    this.pool?.drain();
   }
 }
 
@@ -149,6 +160,15 @@ const free = (...hs: Array<H | null | undefined>) => {
 /** One layer's weights on the device. */
 interface LayerW {
   norm: H; inProj: H; convW: H; convB: H; xProj: H; dtW: H; dtB: H; A: H; D: H; outProj: H;
+  /** the linear weights transposed, (IN, OUT), for the forward (kernels/linear linearFwdT) */
+  inProjT: H; xProjT: H; dtWT: H; outProjT: H;
+}
+
+/** W (OUT, IN) row-major → Wᵀ (IN, OUT). */
+function transposed(W: Float32Array, OUT: number, IN: number): Float32Array {
+  const t = new Float32Array(W.length);
+  for (let o = 0; o < OUT; o++) for (let i = 0; i < IN; i++) t[i * OUT + o] = W[o * IN + i];
+  return t;
 }
 /** One layer's gradient accumulators (same names). */
 type LayerG = { norm: H; inProj: H; convW: H; convB: H; xProj: H; dtW: H; dtB: H; ALog: H; D: H; outProj: H };
@@ -163,7 +183,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
   if (!report.ok) throw new DeviceError(`WebGPU unavailable: ${report.reason}; train with --device cpu`);
   const maxBinding: number = report.limits!.maxStorageBufferBindingSize;
   const gpu = await getGpu('webgpu');
-  const dev = new Dev(gpu, options.drainEvery ?? 256, options.profile);
+  const dev = new Dev(gpu, options.drainEvery ?? 256, options.profile, options.bufferPool ?? true);
   const TS = options.split ?? 256;
   if (!(Number.isInteger(TS) && TS >= 1)) throw new RangeError(`gradientsGpu: split = ${TS} must be a positive integer`);
   const scanT = options.scanChunk ?? 16;
@@ -208,7 +228,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
 /** One call: weights on the device, accumulators, the chunked forward/backward. */
 class Step {
   private readonly owned: H[] = []; // released at the end of the call
-  private w!: { embedding: H; head: H; normF: H; layers: LayerW[] };
+  private w!: { embedding: H; head: H; headT: H; normF: H; layers: LayerW[] };
   private g!: { embedding: H; lmHead: H | null; normF: H; layers: LayerG[] };
   private readonly eps: number;
   private readonly floats: { EPS: number };
@@ -268,10 +288,16 @@ class Step {
         norm: await this.own(l.norm), inProj: await this.own(l.inProj), convW: await this.own(l.conv1dWeight), convB: await this.own(l.conv1dBias),
         xProj: await this.own(l.xProj), dtW: await this.own(l.dtProjWeight), dtB: await this.own(l.dtProjBias), A: await this.own(A),
         D: await this.own(l.D), outProj: await this.own(l.outProj),
+        inProjT: await this.own(transposed(l.inProj, 2 * ED, D)), xProjT: await this.own(transposed(l.xProj, R + 2 * N, ED)),
+        dtWT: await this.own(transposed(l.dtProjWeight, ED, R)), outProjT: await this.own(transposed(l.outProj, D, ED)),
       });
     }
     const embedding = await this.own(weights.embedding);
-    this.w = { embedding, head: config.tieEmbeddings ? embedding : await this.own(weights.lmHead!), normF: await this.own(weights.normF), layers };
+    const headW = config.tieEmbeddings ? weights.embedding : weights.lmHead!;
+    this.w = {
+      embedding, head: config.tieEmbeddings ? embedding : await this.own(weights.lmHead!), headT: await this.own(transposed(headW, V, D)),
+      normF: await this.own(weights.normF), layers,
+    };
     const gl: LayerG[] = [];
     for (let i = 0; i < nLayer; i++) {
       gl.push({
@@ -380,22 +406,22 @@ class Step {
     const fl = { floats: this.floats };
     const r = await dev.k('rstd', rstdKernel, [Lc], { L: Lc, D }, [res], fl); // (Lc)
     const xn = await dev.k('apply', applyKernel, [D, Lc], { L: Lc, D }, [res, r, w.norm], fl); // (Lc, D)
-    const x = await dev.k('linRows', linearRowsKernel, [ED, Lc], { IN: D, R0: 0 }, [xn, w.inProj]); // (Lc, ED)
-    const z = await dev.k('linRows', linearRowsKernel, [ED, Lc], { IN: D, R0: ED }, [xn, w.inProj]); // (Lc, ED)
+    const x = await dev.k('linFwd', linearFwdT, [ED, Lc], { IN: D, WOUT: 2 * ED, R0: 0 }, [xn, w.inProjT]); // (Lc, ED)
+    const z = await dev.k('linFwd', linearFwdT, [ED, Lc], { IN: D, WOUT: 2 * ED, R0: ED }, [xn, w.inProjT]); // (Lc, ED)
     const conv = { L: Lc, C: ED, K };
     const xPre = await dev.k('conv', convFwd, [ED, Lc], conv, [x, w.convW, w.convB, convIn]); // (Lc, ED)
     const convOut = await dev.k('convState', convStateOut, [ED, K - 1], conv, [x, convIn]); // (K-1, ED)
     const xc = await dev.k('silu', siluFwd, [ED, Lc], { C: ED }, [xPre]); // (Lc, ED)
-    const xdbl = await dev.k('lin', linearFwd, [R + 2 * N, Lc], { L: Lc, IN: ED, OUT: R + 2 * N }, [xc, w.xProj]); // (Lc, R+2N)
-    const dtLow = await dev.k('linRows', linearRowsKernel, [R, Lc], { IN: ED, R0: 0 }, [xc, w.xProj]); // (Lc, R)
-    const deltaRaw = await dev.k('lin', linearFwd, [ED, Lc], { L: Lc, IN: R, OUT: ED }, [dtLow, w.dtW]); // (Lc, ED)
+    const xdbl = await dev.k('linFwd', linearFwdT, [R + 2 * N, Lc], { IN: ED, WOUT: R + 2 * N, R0: 0 }, [xc, w.xProjT]); // (Lc, R+2N)
+    const dtLow = await dev.k('linFwd', linearFwdT, [R, Lc], { IN: ED, WOUT: R + 2 * N, R0: 0 }, [xc, w.xProjT]); // (Lc, R)
+    const deltaRaw = await dev.k('linFwd', linearFwdT, [ED, Lc], { IN: R, WOUT: ED, R0: 0 }, [dtLow, w.dtWT]); // (Lc, ED)
     const s = await dev.timed('scanForward', () => this.scan.fwd.run({
       L: Lc, ED, N, u: xc, deltaRaw, A: w.A, D: w.D, z, deltaBias: w.dtB, BC: xdbl, bcStride: R + 2 * N, bOffset: R, cOffset: R + N, h0: hIn,
     }));
     await dev.submitted(8);
     const y = s.out as H; // (Lc, ED), padded to whole scan chunks
     const hOut = s.hL as H; // (ED, N)
-    const hid = await dev.k('lin', linearFwd, [D, Lc], { L: Lc, IN: ED, OUT: D }, [y, w.outProj]); // (Lc, D)
+    const hid = await dev.k('linFwd', linearFwdT, [D, Lc], { IN: ED, WOUT: D, R0: 0 }, [y, w.outProjT]); // (Lc, D)
     if (!keep) {
       free(r, xn, x, z, xPre, xc, xdbl, dtLow, deltaRaw, y);
       return { hid, convOut, hOut };
@@ -410,7 +436,7 @@ class Step {
     const fl = { floats: this.floats };
     const r = await dev.k('rstd', rstdKernel, [Lc], { L: Lc, D }, [resF], fl);
     const hf = await dev.k('apply', applyKernel, [D, Lc], { L: Lc, D }, [resF, r, this.w.normF], fl); // (Lc, D)
-    const logits = await dev.k('lin', linearFwd, [V, Lc], { L: Lc, IN: D, OUT: V }, [hf, this.w.head]); // (Lc, V)
+    const logits = await dev.k('linFwd', linearFwdT, [V, Lc], { IN: D, WOUT: V, R0: 0 }, [hf, this.w.headT]); // (Lc, V)
     const lse = await dev.k('lse', lseKernel, [Lc], { V }, [logits]); // (Lc)
     losses.push({
       nll: await dev.k('nll', nllKernel, [Lc], { V }, [logits, lse, targets]),

@@ -58,6 +58,10 @@ for (const c of cases) {
       t.true(lossErr < TOLERANCE.forward);
       t.is(got.count, c.B * (c.L - 1));
       t.is(got.correct, r64.correct);
+      // a second call (recycled buffers from the pool) gives the same bits
+      const again = await g(c.cfg, w, batch);
+      const second = new Map(listParams(again.grads));
+      t.true(again.loss === got.loss && listParams(got.grads).every(([p, a]) => a.every((v, k) => Object.is(v, second.get(p)![k]))), 'repeat call differs');
     } finally {
       await g.dispose();
     }
