@@ -9,6 +9,8 @@
 // webgpu: inputs are uploaded once per L as device handles (outside the clock); the clock stops
 // after reading back hL (ED·N floats), which the queue orders after all of the scan's work.
 // --naive adds the one-thread-per-(d, n) sequential gpu.js kernel (final state only) for comparison.
+// For a real GPU use bench-device.ts (inputs generated on the device, two input sets, timestamp
+// queries, --profile per stage, scheme/chunk/layout variants, correctness checks).
 import { selectiveScan } from './cpu.js';
 import { createSelectiveScanKernels, type GpuScanArgs, type GpuTensor } from './gpujs.js';
 import { fill, timeMedian } from '../bench-util.js';
@@ -27,7 +29,8 @@ if (!['cpu', 'webasm', 'webgpu'].includes(device)) {
 const exp2 = (v: number) => (v <= 40 ? 2 ** v : v); // --lmax 16 and --lmax 65536 both mean 2^16
 const lmin = exp2(opt('lmin', 10));
 const lmax = exp2(opt('lmax', device === 'webgpu' ? 20 : 16));
-const ED = opt('ed', 256), N = opt('n', 16), chunk = opt('chunk', 16), repeats = opt('repeats', 5);
+const ED = opt('ed', 256), N = opt('n', 16), repeats = opt('repeats', 5);
+const chunkOpt = argv.includes('--chunk') ? opt('chunk', 8) : undefined; // default: the scan's own
 
 const median = (fn: () => Promise<void> | void) => timeMedian(fn, repeats);
 
@@ -54,7 +57,8 @@ for (let L = lmin; L <= lmax; L *= 2) {
     rows.push({ device, variant: 'cpu.ts one pass', L, ED, N, chunk: 0, ms, cpuMs, nsPerToken: (ms * 1e6) / L });
     continue;
   }
-  const k = createSelectiveScanKernels(gpu, { ED, N, chunk });
+  const k = createSelectiveScanKernels(gpu, { ED, N, chunk: chunkOpt });
+  const chunk = k.chunk;
   const variants: Array<[string, boolean]> = [[`chunked (chunk ${chunk})`, false], ...(flag('naive') ? [['naive per (d, n), hL only', true] as [string, boolean]] : [])];
   for (const [variant, naive] of variants) {
     let ms: { ms: number; cpuMs: number };

@@ -1,27 +1,37 @@
-// Selective scan (Mamba-1, diagonal A) as gpu.js kernels: a hierarchical chunked scan in which every
-// gpu.js thread writes one value. Same math as ref.ts (`selectiveScanRef`, mamba_ssm's
-// `selective_scan_ref` with delta_softplus, delta_bias, D, z, plus h0); tolerance TOLERANCE.forward.
-// Not a backward (the CPU backward in cpu.ts is the training path for now) and not gpu.js-free:
-// the factory receives the gpu.js instance (kernels/ never imports gpu.js).
+// Selective scan (Mamba-1, diagonal A) as gpu.js kernels: a chunked scan in which every gpu.js thread
+// writes one value. Same math as ref.ts (`selectiveScanRef`, mamba_ssm's `selective_scan_ref` with
+// delta_softplus, delta_bias, D, z, plus h0); tolerance TOLERANCE.forward. Not a backward
+// (gpujs-backward.ts, which imports the Hillis–Steele kernels below) and not gpu.js-free: the factory
+// receives the gpu.js instance (kernels/ never imports gpu.js).
 //
-// Stages for one segment of LS tokens cut into NC = ⌈LS/T⌉ chunks of T tokens (slot j = 0 is a
-// virtual chunk holding h0, slot j ≥ 1 is chunk j-1; that is how h0 is folded in):
-//   δ       (LS, ED)          δ = softplus(deltaRaw + deltaBias), stable (gpu.js has no log1p)
-//   S       (NC+1, ED, N)     chunk summaries: each chunk's end state from a zero start; S[0] = h0
-//   W       (NC+1, ED)        Σδ over each chunk (the chunk's decay is exp(A·W), same for every n)
-//   scan    ⌈log2(NC+1)⌉ Hillis–Steele passes on (W, S): S'[j] = S[j] + exp(A·W[j])·S[j-k],
-//           W'[j] = W[j] + W[j-k]; after them S[j] = state at the start of chunk j, S[NC] = hL
-//   out     (LS, ED)          per (t, d): replay chunk ⌊t/T⌋ from its start state up to t, N inside
-//   hL      (ED, N)           copy of S[NC]
-// The pair (decay, state) is kept as Σδ, not as a product or a cumulative sum: sums of positive δ
-// lose nothing, while a global cumulative Σδ would cancel catastrophically in f32 at large L.
+// Default scheme 'tree' (issue 6), for one segment of LS tokens in NC = ⌈LS/T⌉ chunks of T tokens.
+// Tensors per level are laid out (count, slot, ED) so that consecutive threads (x = d) touch
+// consecutive floats; a summary has N+1 slots: n < N the end state from a zero start, slot N = Σδ
+// (the group's decay is exp(A·Σδ), the same for every n):
+//   δ        (LS, ED)                δ = softplus(deltaRaw + deltaBias), stable (gpu.js has no log1p)
+//   level 0  (NC, N+1, ED)           chunk summaries from the tokens                 (1 exp per (t,d,n))
+//   up ℓ     (NCℓ, N+1, ED)          combine g children sequentially (g = 4, then 8) until ≤ 64 groups
+//   top      (NCtop+1, N, ED)        start state of every top group: h0 walked sequentially over the
+//                                    groups before it (≤ 64 steps); slot NCtop = hL
+//   down ℓ   (NCℓ-1, N, ED)          start of each child: parent's start + the earlier siblings
+//                                    (≤ g−1 steps), down to the chunk starts
+//   out      (NC·T, ED)              per (t, d): N states in scalar registers, replayed from the
+//                                    chunk start up to t ((T+1)/2 steps on average), then
+//                                    out = (Σ_n C_t[n]·h_t[n] + D·u_t)·silu(z_t); grid [ED, T, NC]
+//                                    (or 1-D [LS·ED], `replay.layout '1d'`, slower on the H100)
+//   hL       (ED, N)                 copy of the top slot NCtop
+// Work ≈ L·ED·N·(1 + (T+1)/2 + ~0.3 at T = 8) exps, against L·ED·N for the sequential recurrence;
+// extra memory ≈ 2·(N+1)·ED·L/T floats. Why this shape and what gpu.js forced:
+// docs/decisions/selective-scan.md. Scheme 'hillis-steele' (the earlier design, kept for comparison):
+// chunk summaries, ⌈log2(NC+1)⌉ Hillis–Steele passes over every chunk, replay with n outer.
 //
 // Contract of `createSelectiveScanKernels(gpu, {ED, N, chunk})(args)`: the args of ref.ts, each a
 // Float32Array or (webgpu, `pipeline` handles) a device handle; B and C may instead come packed as
 // one (L, bcStride) tensor `BC` with B at column bOffset and C at cOffset (x_proj's output can be
 // passed as is). Host inputs longer than one segment (binding limit, 128 MiB on lavapipe) are
 // streamed in segments that carry the state. Device-handle inputs must fit one segment and return
-// handles (immutable: the caller deletes them).
+// handles (immutable: the caller deletes them): out (L, ED) row-padded to ⌈L/chunk⌉·chunk rows (read
+// the first L rows; exactly L·ED with replay layout '1d'), hL (ED, N).
 import { type GpuJsLike, kernelSettings } from '../gpujs-types.js';
 
 type Thread3 = { thread: { x: number; y: number; z: number } };
@@ -136,6 +146,200 @@ export function naiveFinalStateKernel(this: K, raw: number[], bias: number[], u:
   return h;
 }
 
+// ---- 'tree' scheme kernels (issue 6) ----
+// Integer helpers: gpu.js keeps an index expression in i32 only while every part is a thread id, an
+// Integer constant, a loop counter or an Integer-returning helper call; a local variable or Math.floor
+// turns it into f32 (exact only below 2^24, and LS·ED reaches 2^28). These helpers are passed to the
+// kernels with Integer argument and return types, and are only ever called inline inside indices.
+
+/** Exact ⌊a / b⌋ for 0 ≤ a < 2^31, b ≥ 1, quotient < 2^22: an f32 estimate, then two integer corrections. */
+export function idiv(a: number, b: number): number {
+  return ifix(a, b, ifix(a, b, Math.floor(a / b)));
+}
+/** One correction step of idiv: q ± 1 until 0 ≤ a − q·b < b. */
+export function ifix(a: number, b: number, q: number): number {
+  if (a - q * b >= b) return q + 1;
+  if (a - q * b < 0) return q - 1;
+  return q;
+}
+const intFn = (source: Function, args: string[]) => ({
+  source, settings: { argumentTypes: Object.fromEntries(args.map((a) => [a, 'Integer'])), returnType: 'Integer' },
+});
+/** gpu.js `functions` setting for the tree kernels. */
+export const integerHelpers = [intFn(idiv, ['a', 'b']), intFn(ifix, ['a', 'b', 'q'])];
+
+type TreeConsts = {
+  ED: number; N: number; N1: number; T: number; TED: number; LS: number; BCS: number; BO: number; CO: number;
+  /** fan-in of this level, number of children (the level below), number of top groups */
+  G: number; CC: number; NT: number;
+};
+type KT = Thread3 & { constants: TreeConsts };
+
+// Loops below have constant trip counts and no data-dependent `break`: loads are issued
+// unconditionally (an index past the end is clamped by WebGPU's robust buffer access and the value
+// is then ignored) and only the update is predicated. On the H100 the first version, with `break`,
+// was bound by memory latency: one dependent load chain per thread, no loads in flight across steps.
+
+/**
+ * Level 0, grid [ED, N+1, NC] (x = d, y = slot, z = chunk c): slot n < N = chunk c's end state from a
+ * zero start; slot N = Σδ over the chunk. Layout (NC, N+1, ED). For LS not a multiple of T
+ * (the last chunk is partial): tokens past LS are skipped.
+ */
+export function treeLeafKernel(this: KT, delta: number[], u: number[], A: number[], BC: number[]): number {
+  let s = 0;
+  if (this.thread.y === this.constants.N) {
+    for (let k = 0; k < this.constants.T; k++) {
+      const dl = delta[(this.thread.z * this.constants.T + k) * this.constants.ED + this.thread.x];
+      if (this.thread.z * this.constants.T + k < this.constants.LS) s += dl;
+    }
+    return s;
+  }
+  const a = A[this.thread.x * this.constants.N + this.thread.y];
+  for (let k = 0; k < this.constants.T; k++) {
+    const dl = delta[(this.thread.z * this.constants.T + k) * this.constants.ED + this.thread.x];
+    const b = BC[(this.thread.z * this.constants.T + k) * this.constants.BCS + this.constants.BO + this.thread.y];
+    const uk = u[(this.thread.z * this.constants.T + k) * this.constants.ED + this.thread.x];
+    if (this.thread.z * this.constants.T + k < this.constants.LS) s = Math.exp(dl * a) * s + dl * b * uk;
+  }
+  return s;
+}
+
+/** treeLeafKernel for LS a multiple of T: no predicate at all (the loop unrolls into straight code). */
+export function treeLeafFullKernel(this: KT, delta: number[], u: number[], A: number[], BC: number[]): number {
+  let s = 0;
+  if (this.thread.y === this.constants.N) {
+    for (let k = 0; k < this.constants.T; k++) s += delta[(this.thread.z * this.constants.T + k) * this.constants.ED + this.thread.x];
+    return s;
+  }
+  const a = A[this.thread.x * this.constants.N + this.thread.y];
+  for (let k = 0; k < this.constants.T; k++) {
+    const dl = delta[(this.thread.z * this.constants.T + k) * this.constants.ED + this.thread.x];
+    s = Math.exp(dl * a) * s
+      + dl * BC[(this.thread.z * this.constants.T + k) * this.constants.BCS + this.constants.BO + this.thread.y]
+        * u[(this.thread.z * this.constants.T + k) * this.constants.ED + this.thread.x];
+  }
+  return s;
+}
+
+/**
+ * Up one level, grid [ED, N+1, count] (z = group j): combine children jG … jG+G−1 (of CC) in order,
+ * s = exp(A·W_child)·s + S_child; slot N sums the children's Σδ. Layout (count, N+1, ED).
+ */
+export function treeUpKernel(this: KT, Sc: number[], A: number[]): number {
+  let s = 0;
+  if (this.thread.y === this.constants.N) {
+    for (let i = 0; i < this.constants.G; i++) {
+      const w = Sc[((this.thread.z * this.constants.G + i) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+      if (this.thread.z * this.constants.G + i < this.constants.CC) s += w;
+    }
+    return s;
+  }
+  const a = A[this.thread.x * this.constants.N + this.thread.y];
+  for (let i = 0; i < this.constants.G; i++) {
+    const w = Sc[((this.thread.z * this.constants.G + i) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+    const v = Sc[((this.thread.z * this.constants.G + i) * this.constants.N1 + this.thread.y) * this.constants.ED + this.thread.x];
+    if (this.thread.z * this.constants.G + i < this.constants.CC) s = Math.exp(a * w) * s + v;
+  }
+  return s;
+}
+
+/**
+ * Top, grid [ED, N, NT+1]: the state entering top group j = h0 walked through groups 0 … j−1
+ * (NT ≤ 64 of them: a short sequential walk beats log2 launches). Slot NT is hL. Layout (NT+1, N, ED).
+ */
+export function treeTopKernel(this: KT, St: number[], A: number[], h0: number[]): number {
+  let s = h0[this.thread.x * this.constants.N + this.thread.y];
+  const a = A[this.thread.x * this.constants.N + this.thread.y];
+  for (let i = 0; i < this.constants.NT; i++) {
+    const w = St[(i * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+    const v = St[(i * this.constants.N1 + this.thread.y) * this.constants.ED + this.thread.x];
+    if (i < this.thread.z) s = Math.exp(a * w) * s + v;
+  }
+  return s;
+}
+
+/**
+ * Down one level, grid [ED, N, CC] (z = child c, parent p = ⌊c/G⌋): the state entering child c =
+ * parent's start walked through siblings pG … c−1. Layout (CC, N, ED); at level 0 the chunk starts.
+ */
+export function treeDownKernel(this: KT, Sp: number[], Sc: number[], A: number[]): number {
+  let s = Sp[(idiv(this.thread.z, this.constants.G) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+  const a = A[this.thread.x * this.constants.N + this.thread.y];
+  for (let i = 0; i < this.constants.G; i++) {
+    const w = Sc[((idiv(this.thread.z, this.constants.G) * this.constants.G + i) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+    const v = Sc[((idiv(this.thread.z, this.constants.G) * this.constants.G + i) * this.constants.N1 + this.thread.y) * this.constants.ED + this.thread.x];
+    if (idiv(this.thread.z, this.constants.G) * this.constants.G + i < this.thread.z) s = Math.exp(a * w) * s + v;
+  }
+  return s;
+}
+
+/** (ED, N), grid [N, ED]: hL = top slot NT, back to the caller's (ED, N) layout. */
+export function treeFinalKernel(this: KT, St: number[]): number {
+  return St[(this.constants.NT * this.constants.N + this.thread.x) * this.constants.ED + this.thread.y];
+}
+
+/** Largest N the scalar-register replay is generated for (beyond it: scheme 'hillis-steele'). */
+export const TREE_MAX_N = 32;
+
+/**
+ * Output-kernel layouts: '1d' grid [LS·ED], x = t·ED + d (a warp's 32 threads share t when 32 | ED:
+ * no divergence; t, d, chunk from the integer helpers); '3d' grid [ED, T, NC], x = d, y = position
+ * k, z = chunk (no division at all, but a warp spans 4 positions, so it runs the longest of their
+ * replays). `hoistB`: B rows loaded for every step, used only where the step applies.
+ */
+export type ReplayLayout = '1d' | '3d';
+
+/**
+ * gpu.js source of the output kernel for N states. The N states live in scalar locals h0 … h{N−1}
+ * (gpu.js local arrays hold at most 4 values), so per replay step δ_k and u_k are loaded once for
+ * all n; the loop runs T steps with the update predicated on k ≤ position (loads unconditional).
+ * Generated because gpu.js kernels are parsed from source text; the body is the recurrence of
+ * selectiveScanRef from the chunk start S[c] (layout (NC, N, ED)), then
+ * out = (Σ_n C_t[n]·h_t[n] + D·u_t)·silu(z_t).
+ */
+export function treeReplayKernelSource(N: number, layout: ReplayLayout = '3d', hoistB = false): string {
+  if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan: scalar replay generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
+  const c = 'this.constants';
+  let t: string, d: string, t0: string, chunk: string, pos: string, flat: string;
+  if (layout === '1d') {
+    const x = 'this.thread.x';
+    t = `idiv(${x}, ${c}.ED)`;
+    d = `(${x} - idiv(${x}, ${c}.ED) * ${c}.ED)`;
+    chunk = `idiv(${x}, ${c}.TED)`;
+    t0 = `${chunk} * ${c}.T`;
+    pos = `${t} - ${t0}`;
+    flat = x;
+  } else {
+    t = `(this.thread.z * ${c}.T + this.thread.y)`;
+    d = 'this.thread.x';
+    chunk = 'this.thread.z';
+    t0 = `this.thread.z * ${c}.T`;
+    pos = 'this.thread.y';
+    flat = `${t} * ${c}.ED + this.thread.x`;
+  }
+  const ns = Array.from({ length: N }, (_, n) => n);
+  const upd = (n: number, b: string) => `h${n} = Math.exp(dl * a${n}) * h${n} + du * ${b};`;
+  return [
+    'function treeReplayKernel(delta, u, A, BC, D, z, S) {',
+    `  const p = ${pos};`, // position in the chunk: small, exact as f32
+    ...ns.map((n) => `  let h${n} = S[(${chunk} * ${c}.N + ${n}) * ${c}.ED + ${d}];`),
+    ...ns.map((n) => `  const a${n} = A[${d} * ${c}.N + ${n}];`),
+    `  for (let k = 0; k < ${c}.T; k++) {`,
+    `    const dl = delta[(${t0} + k) * ${c}.ED + ${d}];`,
+    `    const du = dl * u[(${t0} + k) * ${c}.ED + ${d}];`,
+    ...(hoistB ? ns.map((n) => `    const b${n} = BC[(${t0} + k) * ${c}.BCS + ${c}.BO + ${n}];`) : []),
+    '    if (k <= p) {',
+    ...ns.map((n) => `      ${upd(n, hoistB ? `b${n}` : `BC[(${t0} + k) * ${c}.BCS + ${c}.BO + ${n}]`)}`),
+    '    }',
+    '  }',
+    `  let y = D[${d}] * u[${flat}];`,
+    ...ns.map((n) => `  y += BC[${t} * ${c}.BCS + ${c}.CO + ${n}] * h${n};`),
+    `  const zt = z[${flat}];`,
+    '  return (y * zt) / (1 + Math.exp(-zt));',
+    '}',
+  ].join('\n');
+}
+
 // ---- host-side driver ----
 
 /** Float32Array or a device handle (anything gpu.js accepts as an argument). */
@@ -157,15 +361,28 @@ export interface GpuScanArgs {
   h0?: GpuTensor | null;
 }
 
+export type ScanScheme = 'tree' | 'hillis-steele';
+
 export interface GpuScanOptions {
   ED: number;
   N: number;
-  /** tokens per chunk (default 16; see docs/decisions/selective-scan.md) */
+  /** tokens per chunk (default 8 for 'tree', 16 for 'hillis-steele'; see docs/decisions/selective-scan.md) */
   chunk?: number;
   /** largest storage binding in bytes (adapter's maxStorageBufferBindingSize; default 128 MiB) */
   maxBindingBytes?: number;
   /** cap on tokens per segment (tests use it to force streaming) */
   maxSegment?: number;
+  /** 'tree' (default; N ≤ 32) or the earlier 'hillis-steele' design (any N) */
+  scheme?: ScanScheme;
+  /** tree output kernel: grid layout and whether B rows are loaded ahead (benchmarks compare them) */
+  replay?: { layout?: ReplayLayout; hoistB?: boolean };
+}
+
+export interface GpuScanRunOptions {
+  /** one-thread-per-(d, n) baseline, hL only (benchmark) */
+  naive?: boolean;
+  /** called after each stage's kernel call with the stage name (a profiler syncs the device there) */
+  profile?: (stage: string) => Promise<void>;
 }
 
 export interface GpuScanResult {
@@ -197,18 +414,36 @@ export async function toFlat(r: unknown, n: number): Promise<Float32Array> {
   return flat;
 }
 
-/** Largest segment (multiple of chunk) whose buffers fit one binding and whose grid fits gpu.js. */
-export function segmentLength(ED: number, N: number, T: number, bcStride: number, maxBindingBytes: number, cap = Infinity): number {
+/** Largest segment (multiple of chunk) whose buffers fit one binding and whose grids fit gpu.js. */
+export function segmentLength(ED: number, N: number, T: number, bcStride: number, maxBindingBytes: number, cap = Infinity, scheme: ScanScheme = 'tree'): number {
   const maxElems = Math.floor(maxBindingBytes / 4);
-  let chunks = Math.floor(Math.min(maxElems / (T * Math.max(ED, bcStride)), maxElems / (ED * N) - 1, 65534, 2 ** 31 / (T * ED * N)));
+  let chunks = scheme === 'tree'
+    // δ (LS, ED) and BC, level 0 (NC, N+1, ED), grid z = NC ≤ 65,535, δ grid y = LS ≤ 524,280,
+    // flat indices t·ED + d < 2^31 (i32), idiv quotients < 2^22
+    ? Math.floor(Math.min(maxElems / (T * Math.max(ED, bcStride)), maxElems / ((N + 1) * ED), 65535, 524280 / T, (2 ** 31 - 1) / (T * Math.max(ED, bcStride)), 2 ** 22 / T))
+    : Math.floor(Math.min(maxElems / (T * Math.max(ED, bcStride)), maxElems / (ED * N) - 1, 65534, 2 ** 31 / (T * ED * N), 524280 / T));
   chunks = Math.min(chunks, Math.max(1, Math.floor(cap / T)));
   if (chunks < 1) throw new RangeError(`selective scan: ED=${ED}, N=${N}, chunk=${T} do not fit a ${maxBindingBytes}-byte binding`);
   return chunks * T;
 }
 
+/** Group counts of the tree's levels above the chunks: fan-in 4, then 8, until ≤ TREE_TOP groups. */
+export function treeLevels(NC: number): { counts: number[]; fanIn: number[] } {
+  const counts = [NC], fanIn: number[] = [];
+  while (counts[counts.length - 1] > TREE_TOP) {
+    const g = fanIn.length === 0 ? 4 : 8;
+    fanIn.push(g);
+    counts.push(Math.ceil(counts[counts.length - 1] / g));
+  }
+  return { counts, fanIn };
+}
+const TREE_TOP = 64;
+
 export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions) {
   const { ED, N } = opts;
-  const T = opts.chunk ?? 16;
+  const scheme: ScanScheme = opts.scheme ?? (N <= TREE_MAX_N ? 'tree' : 'hillis-steele');
+  if (scheme === 'tree' && N > TREE_MAX_N) throw new RangeError(`selective scan: scheme 'tree' supports N ≤ ${TREE_MAX_N} (got ${N}); use 'hillis-steele'`);
+  const T = opts.chunk ?? (scheme === 'tree' ? 8 : 16);
   if (!(Number.isInteger(T) && T > 0)) throw new RangeError(`selective scan: chunk = ${T} must be a positive integer`);
   const maxBindingBytes = opts.maxBindingBytes ?? 128 * 2 ** 20;
   const cache = new Map<string, any>();
@@ -217,34 +452,73 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   const kinds = (...xs: unknown[]) => xs.map((x) => (isHandle(x) ? 'h' : ArrayBuffer.isView(x) ? 'a' : 'n')).join('');
 
   /** A kernel built once per (function, segment shape, argument kinds, role). */
-  function kernel(name: string, fn: Function, output: number[], c: ScanConsts, argKinds: string, extra: Record<string, unknown> = {}) {
-    const key = `${name}|${output.join('x')}|${c.LS}|${c.BCS},${c.BO},${c.CO}|${argKinds}|${JSON.stringify(extra)}`;
+  function kernel(name: string, fn: Function | string, output: number[], c: Record<string, number>, argKinds: string, extra: Record<string, unknown> = {}) {
+    const key = `${name}|${output.join('x')}|${JSON.stringify(c)}|${argKinds}|${JSON.stringify(extra)}`;
     let k = cache.get(key);
     if (!k) {
-      k = gpu.createKernel(fn, { ...kernelSettings(output, c as unknown as Record<string, number>), ...extra });
+      k = gpu.createKernel(fn as Function, { ...kernelSettings(output, c), ...extra }); // gpu.js also takes source text
       cache.set(key, k);
     }
     return k;
   }
+  const replayLayout = opts.replay?.layout ?? '3d'; // fastest on the H100 (docs/decisions/selective-scan.md)
+  const replaySource = scheme === 'tree' ? treeReplayKernelSource(N, replayLayout, opts.replay?.hoistB ?? false) : '';
 
-  /** One segment: all inputs for tokens [0, LS) of it, h0 given. Returns device/host results. */
-  async function segment(
-    LS: number, s: { u: GpuTensor; raw: GpuTensor; z: GpuTensor; BC: GpuTensor; A: GpuTensor; D: GpuTensor; bias: GpuTensor; h0: GpuTensor },
-    bc: { BCS: number; BO: number; CO: number }, keep: boolean, naive = false,
-  ) {
+  type Seg = { u: GpuTensor; raw: GpuTensor; z: GpuTensor; BC: GpuTensor; A: GpuTensor; D: GpuTensor; bias: GpuTensor; h0: GpuTensor };
+  const noProfile = async () => {};
+
+  /** One segment, tree scheme (see the header). */
+  async function treeSegment(LS: number, s: Seg, bc: { BCS: number; BO: number; CO: number }, keep: boolean, profile: (stage: string) => Promise<void>) {
+    const NC = Math.ceil(LS / T);
+    const { counts, fanIn } = treeLevels(NC);
+    const top = counts.length - 1;
+    const base = { ED, N, N1: N + 1, T, TED: T * ED, LS, ...bc, G: 0, CC: 0, NT: counts[top] };
+    const pipe = { pipeline: true };
+    const fns = { ...pipe, functions: integerHelpers };
+    const kd = kernel('delta', deltaKernel, [ED, LS], base, kinds(s.raw, s.bias), pipe);
+    const delta = await kd(s.raw, s.bias); // (LS, ED)
+    await profile('delta');
+    const sums: unknown[] = [];
+    const kl = kernel('leaf', LS % T === 0 ? treeLeafFullKernel : treeLeafKernel, [ED, N + 1, NC], base, kinds(s.u, s.A, s.BC), pipe);
+    sums.push(await kl(delta, s.u, s.A, s.BC)); // (NC, N+1, ED)
+    await profile('leaf');
+    for (let l = 1; l <= top; l++) {
+      const ku = kernel(`up${l}`, treeUpKernel, [ED, N + 1, counts[l]], { ...base, G: fanIn[l - 1], CC: counts[l - 1] }, kinds(s.A), pipe);
+      sums.push(await ku(sums[l - 1], s.A)); // (counts[l], N+1, ED)
+      await profile('up');
+    }
+    const kt = kernel('top', treeTopKernel, [ED, N, counts[top] + 1], base, kinds(s.A, s.h0), pipe);
+    const topStarts = await kt(sums[top], s.A, s.h0); // (NT+1, N, ED)
+    await profile('top');
+    let starts = topStarts;
+    for (let l = top; l >= 1; l--) {
+      const kdn = kernel(`down${l}`, treeDownKernel, [ED, N, counts[l - 1]], { ...base, G: fanIn[l - 1], CC: counts[l - 1] }, kinds(s.A), fns);
+      starts = await kdn(starts, sums[l - 1], s.A); // (counts[l-1], N, ED)
+      await profile('down');
+    }
+    const ko = kernel('out', replaySource, replayLayout === '1d' ? [LS * ED] : [ED, T, NC], base, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: keep, immutable: keep, functions: integerHelpers });
+    const out = await ko(delta, s.u, s.A, s.BC, s.D, s.z, starts); // (LS·ED)
+    await profile('out');
+    const kf = kernel('final', treeFinalKernel, [N, ED], base, 'h', { ...pipe, immutable: keep });
+    const hL = await kf(topStarts); // (ED, N)
+    await profile('final');
+    return { out, hL };
+  }
+
+  /** One segment, hillis-steele scheme: all inputs for tokens [0, LS) of it, h0 given. */
+  async function hsSegment(LS: number, s: Seg, bc: { BCS: number; BO: number; CO: number }, keep: boolean, profile: (stage: string) => Promise<void>) {
     const NC = Math.ceil(LS / T);
     const c: ScanConsts = { ED, N, T, NC, LS, ...bc };
     const pipe = { pipeline: true };
-    if (naive) {
-      const kn = kernel('naive', naiveFinalStateKernel, [N, ED], c, kinds(s.raw, s.bias, s.u, s.A, s.BC, s.h0), { ...pipe, immutable: keep });
-      return { hL: await kn(s.raw, s.bias, s.u, s.A, s.BC, s.h0), out: null };
-    }
     const kd = kernel('delta', deltaKernel, [ED, LS], c, kinds(s.raw, s.bias), pipe);
     const delta = await kd(s.raw, s.bias);
+    await profile('delta');
     const kw = kernel('wsum', chunkDeltaSumKernel, [ED, NC + 1], c, 'h', pipe);
     let W = await kw(delta);
+    await profile('wsum');
     const ks = kernel('summary', chunkSummaryKernel, [N, ED, NC + 1], c, kinds(s.u, s.A, s.BC, s.h0), pipe);
     let S = await ks(delta, s.u, s.A, s.BC, s.h0);
+    await profile('summary');
     let pass = 0;
     for (let k = 1; k < NC + 1; k *= 2, pass++) {
       // ping-pong: a kernel must not read the buffer it writes, and each reuses one output buffer
@@ -252,29 +526,46 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
       const kq = kernel(`wpass${pass % 2}`, scanDeltaPassKernel, [ED, NC + 1], c, 'h', { ...pipe, argumentTypes: { W: 'Array', k: 'Integer' } });
       S = await kp(S, W, s.A, k);
       if (2 * k < NC + 1) W = await kq(W, k);
+      await profile('pass');
     }
     const ko = kernel('out', chunkReplayOutputKernel, [ED, T, NC], c, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: keep, immutable: keep });
     const out = await ko(delta, s.u, s.A, s.BC, s.D, s.z, S);
+    await profile('out');
     const kf = kernel('final', finalStateKernel, [N, ED], c, 'h', { ...pipe, immutable: keep });
     const hL = await kf(S);
+    await profile('final');
     return { out, hL };
+  }
+
+  async function segment(LS: number, s: Seg, bc: { BCS: number; BO: number; CO: number }, keep: boolean, runOpts: GpuScanRunOptions) {
+    const profile = runOpts.profile ?? noProfile;
+    if (runOpts.naive) {
+      const c: ScanConsts = { ED, N, T, NC: Math.ceil(LS / T), LS, ...bc };
+      const kn = kernel('naive', naiveFinalStateKernel, [N, ED], c, kinds(s.raw, s.bias, s.u, s.A, s.BC, s.h0), { pipeline: true, immutable: keep });
+      const hL = await kn(s.raw, s.bias, s.u, s.A, s.BC, s.h0);
+      await profile('naive');
+      return { hL, out: null };
+    }
+    return scheme === 'tree' ? treeSegment(LS, s, bc, keep, profile) : hsSegment(LS, s, bc, keep, profile);
   }
 
   /**
    * Runs the scan. Host (Float32Array) inputs: any L, streamed in segments, returns Float32Arrays.
-   * Handle inputs: one segment, returns handles (out padded to ⌈L/chunk⌉·chunk rows; read the
-   * first L·ED values). `naive: true` runs the one-thread-per-(d, n) baseline (hL only).
+   * Handle inputs: one segment (L ≤ segmentLength(bcStride)), returns immutable handles: out (padded
+   * to ⌈L/chunk⌉·chunk rows, exactly L with replay layout '1d'), hL (ED, N).
+   * `naive: true` runs the one-thread-per-(d, n) baseline (hL only); `profile` is called after
+   * every stage.
    */
-  // The intermediate buffers (δ, W, S, ping-pong passes) belong to the kernels and are reused by
-  // every call: two calls in flight at once would overwrite each other's. Calls are queued.
+  // The intermediate buffers belong to the kernels and are reused by every call: two calls in
+  // flight at once would overwrite each other's. Calls are queued.
   let queue: Promise<unknown> = Promise.resolve();
-  function run(a: GpuScanArgs, runOpts: { naive?: boolean } = {}): Promise<GpuScanResult> {
+  function run(a: GpuScanArgs, runOpts: GpuScanRunOptions = {}): Promise<GpuScanResult> {
     const next = queue.then(() => runNow(a, runOpts));
     queue = next.catch(() => undefined);
     return next;
   }
 
-  async function runNow(a: GpuScanArgs, runOpts: { naive?: boolean }): Promise<GpuScanResult> {
+  async function runNow(a: GpuScanArgs, runOpts: GpuScanRunOptions): Promise<GpuScanResult> {
     const { L } = a;
     if (a.ED !== ED || a.N !== N) throw new RangeError(`selective scan: kernels built for ED=${ED} N=${N}, called with ED=${a.ED} N=${a.N}`);
     const sizes: Array<[string, GpuTensor | null | undefined, number]> = [
@@ -297,12 +588,14 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
       BC = packed;
       bcs = { BCS: 2 * N, BO: 0, CO: N };
     }
+    if (bcs.BO + N > bcs.BCS || bcs.CO + N > bcs.BCS) throw new RangeError(`selective scan: BC layout stride=${bcs.BCS} bOffset=${bcs.BO} cOffset=${bcs.CO} does not hold N=${N} columns each`);
     const h0 = a.h0 ?? new Float32Array(ED * N);
     const device = [a.u, a.deltaRaw, a.z, BC].some(isHandle);
-    const LSmax = segmentLength(ED, N, T, bcs.BCS, maxBindingBytes, opts.maxSegment);
+    const LSmax = segmentLength(ED, N, T, bcs.BCS, maxBindingBytes, opts.maxSegment, scheme);
     if (device) {
       if (L > LSmax) throw new RangeError(`selective scan: L=${L} exceeds one segment (${LSmax} tokens) for device inputs; stream it in calls carrying hL`);
-      const r = await segment(L, { u: a.u, raw: a.deltaRaw, z: a.z, BC, A: a.A, D: a.D, bias: a.deltaBias, h0 }, bcs, true, runOpts.naive);
+      if (L < 1) throw new RangeError('selective scan: device inputs need L ≥ 1');
+      const r = await segment(L, { u: a.u, raw: a.deltaRaw, z: a.z, BC, A: a.A, D: a.D, bias: a.deltaBias, h0 }, bcs, true, runOpts);
       return { out: r.out as GpuTensor, hL: r.hL as GpuTensor };
     }
     const host = [a.u, a.deltaRaw, a.z, BC] as Float32Array[];
@@ -312,7 +605,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
       const LS = Math.min(LSmax, L - t0);
       if (LS === 0) break;
       const [u, raw, z, bc] = host.map((x, i) => x.subarray(t0 * (i === 3 ? bcs.BCS : ED), (t0 + LS) * (i === 3 ? bcs.BCS : ED)));
-      const r = await segment(LS, { u, raw, z, BC: bc, A: a.A, D: a.D, bias: a.deltaBias, h0: h }, bcs, false, runOpts.naive);
+      const r = await segment(LS, { u, raw, z, BC: bc, A: a.A, D: a.D, bias: a.deltaBias, h0: h }, bcs, false, runOpts);
       if (r.out) out.set(await toFlat(r.out, LS * ED), t0 * ED);
       h = r.hL as GpuTensor;
     }
@@ -320,5 +613,14 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     return { out, hL };
   }
 
-  return { run, chunk: T, segmentLength: (bcStride = 2 * N) => segmentLength(ED, N, T, bcStride, maxBindingBytes, opts.maxSegment) };
+  /** Kernel launches of one device-path call of L tokens (for callers that drain the queue every few dozen). */
+  function launches(L: number): number {
+    const NC = Math.ceil(L / T);
+    return scheme === 'tree' ? 5 + 2 * (treeLevels(NC).counts.length - 1) : 5 + 2 * Math.ceil(Math.log2(NC + 1));
+  }
+
+  return {
+    run, chunk: T, scheme, launches,
+    segmentLength: (bcStride = 2 * N) => segmentLength(ED, N, T, bcStride, maxBindingBytes, opts.maxSegment, scheme),
+  };
 }

@@ -213,3 +213,24 @@ for (const [L, ED, N, chunk] of [[1, 5, 16, 64], [3, 33, 1, 2], [257, 5, 16, 16]
   t.log(`max rel err: ${fmt(errs)}`);
   for (const e of Object.values(errs)) t.true(e < TOLERANCE.forward);
 });
+
+test('forward gpu.js variants: tree (replay 3d and 1d, chunk 4 and 8, partial last chunk) and hillis-steele == reference', async (t) => {
+  const gpu = await getGpu(modes[0]);
+  // L = 4099 at chunk 4: 1025 chunks, so two tree levels above the chunks (1025 → 257 → 33) are exercised
+  const a = randomArgs(31, 4099, 7, 16, true);
+  const ref = selectiveScanRef(a);
+  const a32 = toF32(a);
+  const errs: Record<string, number> = {};
+  const variants: Array<[string, Parameters<typeof createSelectiveScanKernels>[1]]> = [
+    ['tree 3d chunk 8', { ED: 7, N: 16 }], ['tree 1d chunk 4', { ED: 7, N: 16, chunk: 4, replay: { layout: '1d' } }],
+    ['tree 1d hoistB chunk 8', { ED: 7, N: 16, replay: { layout: '1d', hoistB: true } }], ['hillis-steele chunk 16', { ED: 7, N: 16, scheme: 'hillis-steele' }],
+  ];
+  for (const [name, o] of variants) {
+    const g = await createSelectiveScanKernels(gpu, o).run(a32);
+    errs[`${name} out`] = maxRelErr(g.out as Float32Array, ref.out);
+    errs[`${name} hL`] = maxRelErr(g.hL as Float32Array, ref.hL);
+  }
+  t.log(`${modes[0]} L=4099 ED=7 N=16: ${fmt(errs)}`);
+  for (const e of Object.values(errs)) t.true(e < TOLERANCE.forward);
+  t.throws(() => createSelectiveScanKernels(gpu, { ED: 4, N: 33, scheme: 'tree' }), { instanceOf: RangeError });
+});

@@ -1,0 +1,242 @@
+// selective-scan — device-resident forward benchmark for a real GPU (webgpu only; issue 6): ms per
+// call over L = 2^lmin … 2^lmax at ED = 256, N = 16, B = 1, for each scheme and chunk length, with a
+// per-stage profile and two correctness checks. Not a test (the lavapipe tests are the contract) and
+// not part of the kernel library: like bench.ts it loads src/backend/gpu-runtime.js dynamically.
+//
+// Run: node dist/kernels/selective-scan/bench-device.js [--lmin 10] [--lmax 20] [--chunks 8]
+//        [--schemes tree,hillis-steele] [--hs-chunk 16] [--repeats 15] [--profile 16,20] [--check] [--json]
+//        [--configs tree:8:1d,tree:8:1d-hoist,tree:8:3d,hillis-steele:16]   (overrides --chunks/--schemes)
+// Honesty rules: inputs are generated on the device (no upload), in two independent sets that the
+// repeats alternate between (each ≥ 64 MiB from L = 2^16, larger than the 50 MB L2); two warm-up calls;
+// the clock stops after `queue.onSubmittedWorkDone()` (all work finished); median of --repeats.
+// Where the adapter has 'timestamp-query' the device time between two marker passes is reported too
+// (markers are empty compute passes submitted before and after the call). Long inputs are cut into
+// power-of-two segments of the device path's limit, the state carried on the device.
+// --profile L1,L2 (log2): per-stage device times (timestamp markers between stages; without
+// timestamps, wall time with a queue sync after every stage).
+import { selectiveScan } from './cpu.js';
+import { createSelectiveScanKernels, type GpuScanArgs, type GpuScanOptions, type GpuTensor, type ReplayLayout, type ScanScheme, toFlat } from './gpujs.js';
+import { fill } from '../bench-util.js';
+import { kernelSettings } from '../gpujs-types.js';
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const opt = (name: string, dflt: string): string => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : dflt;
+};
+const lmin = Number(opt('lmin', '10')), lmax = Number(opt('lmax', '20'));
+const ED = Number(opt('ed', '256')), N = Number(opt('n', '16')), repeats = Number(opt('repeats', '15'));
+const chunks = opt('chunks', '8').split(',').map(Number);
+const schemes = opt('schemes', 'tree,hillis-steele').split(',') as ScanScheme[];
+const hsChunk = Number(opt('hs-chunk', '16'));
+const profileAt = new Set(opt('profile', '').split(',').filter(Boolean).map(Number));
+const log = (s: string) => console.error(s);
+
+const rt = await import('../../src/backend/gpu-runtime.js');
+const probe = await rt.probeWebGpu();
+if (!probe.ok) {
+  console.error(`bench-device: no WebGPU adapter: ${probe.reason}`);
+  process.exit(4);
+}
+// ask for timestamp queries where the adapter has them (gpu.js creates the device without features)
+const g = globalThis as any;
+const proto = g.GPUAdapter.prototype;
+const requestDevice = proto.requestDevice;
+proto.requestDevice = function (this: any, desc: any = {}) {
+  const f = this.features?.has?.('timestamp-query') ? ['timestamp-query'] : [];
+  return requestDevice.call(this, { ...desc, requiredFeatures: [...(desc.requiredFeatures ?? []), ...f] });
+};
+const gpu = await rt.getGpu('webgpu');
+log(`adapter: ${probe.name} (${probe.vendor ?? ''} ${probe.architecture ?? ''}); maxStorageBufferBindingSize ${probe.limits?.maxStorageBufferBindingSize}`);
+const maxBindingBytes = probe.limits!.maxStorageBufferBindingSize;
+
+// ---- device-side inputs ----
+type Th = { thread: { x: number; y: number; z: number }; constants: { seed: number; scale: number; shift: number } };
+/** Pseudo-random values in [shift − scale/2, shift + scale/2) from the thread coordinates (hash of sin). */
+function genKernel(this: Th): number {
+  const v = Math.sin(this.thread.x * 12.9898 + this.thread.y * 78.233 + this.thread.z * 37.719 + this.constants.seed) * 43758.5453;
+  return this.constants.shift + this.constants.scale * (v - Math.floor(v) - 0.5);
+}
+const genCache = new Map<string, any>();
+/** A fresh (rows, cols) device tensor; the grid keeps y ≤ 524,280 (gpu.js/WebGPU dispatch limits). */
+async function gen(rows: number, cols: number, seed: number, scale: number, shift: number): Promise<GpuTensor> {
+  const out = rows % 1024 === 0 && rows > 1024 ? [cols, 1024, rows / 1024] : [cols, rows];
+  const key = `${out.join('x')} ${seed} ${scale} ${shift}`;
+  let k = genCache.get(key);
+  if (!k) genCache.set(key, (k = gpu.createKernel(genKernel, { ...kernelSettings(out, {}, { seed, scale, shift }), pipeline: true, immutable: true })));
+  return k();
+}
+const copyK = new Map<number, any>();
+const upload = (x: Float32Array): Promise<GpuTensor> => {
+  let k = copyK.get(x.length);
+  if (!k) copyK.set(x.length, (k = gpu.createKernel(function (this: { thread: { x: number } }, v: number[]) { return v[this.thread.x]; }, { output: [x.length], pipeline: true, immutable: true })));
+  return k(x);
+};
+const A = fill(ED * N, 3, 2, 0).map((x) => -Math.exp(x + 1.4)); // A = -exp(A_log), A_log ∈ [0.4, 2.4]
+const D = fill(ED, 4), deltaBias = fill(ED, 5, 4, -2);
+const shared = { A: await upload(A), D: await upload(D), deltaBias: await upload(deltaBias), h0: await upload(new Float32Array(ED * N)) };
+const device = (shared.A as any).context.device;
+const hasTs = device.features?.has?.('timestamp-query') === true;
+log(`timestamp-query: ${hasTs}`);
+
+/** Empty compute passes that write a timestamp when the GPU reaches them. */
+class Stamps {
+  qs = hasTs ? device.createQuerySet({ type: 'timestamp', count: 512 }) : null;
+  res = hasTs ? device.createBuffer({ size: 512 * 8, usage: g.GPUBufferUsage.QUERY_RESOLVE | g.GPUBufferUsage.COPY_SRC }) : null;
+  rd = hasTs ? device.createBuffer({ size: 512 * 8, usage: g.GPUBufferUsage.COPY_DST | g.GPUBufferUsage.MAP_READ }) : null;
+  n = 0;
+  mark(): void {
+    if (!this.qs || this.n >= 512) return;
+    const enc = device.createCommandEncoder();
+    enc.beginComputePass({ timestampWrites: { querySet: this.qs, beginningOfPassWriteIndex: this.n++ } }).end();
+    device.queue.submit([enc.finish()]);
+  }
+  /** Nanoseconds of every mark since the last read. */
+  async read(): Promise<number[]> {
+    if (!this.qs || this.n === 0) return [];
+    const enc = device.createCommandEncoder();
+    enc.resolveQuerySet(this.qs, 0, this.n, this.res, 0);
+    enc.copyBufferToBuffer(this.res, 0, this.rd, 0, this.n * 8);
+    device.queue.submit([enc.finish()]);
+    await this.rd.mapAsync(g.GPUMapMode.READ, 0, this.n * 8);
+    const v = Array.from(new BigInt64Array(this.rd.getMappedRange(0, this.n * 8).slice(0)), Number);
+    this.rd.unmap();
+    this.n = 0;
+    return v;
+  }
+}
+const stamps = new Stamps();
+const sync = () => device.queue.onSubmittedWorkDone();
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+
+interface Seg { L: number; u: GpuTensor; deltaRaw: GpuTensor; z: GpuTensor; BC: GpuTensor }
+async function inputs(L: number, S: number, set: number): Promise<Seg[]> {
+  const segs: Seg[] = [];
+  for (let t0 = 0, i = 0; t0 < L; t0 += S, i++) {
+    const n = Math.min(S, L - t0), s = 100 * set + 10 * i;
+    segs.push({ L: n, u: await gen(n, ED, s + 1, 1, 0), deltaRaw: await gen(n, ED, s + 2, 2, -1), z: await gen(n, ED, s + 3, 1, 0), BC: await gen(n, 2 * N, s + 4, 2, 0) });
+  }
+  await sync();
+  return segs;
+}
+const free = (segs: Seg[]) => { for (const s of segs) for (const k of ['u', 'deltaRaw', 'z', 'BC'] as const) (s[k] as any).delete(); };
+
+type Kernels = ReturnType<typeof createSelectiveScanKernels>;
+/** One forward over all segments, carrying the state; returns the last hL handle (caller deletes). */
+async function forward(k: Kernels, segs: Seg[], profile?: (stage: string) => Promise<void>): Promise<GpuTensor> {
+  let h: GpuTensor = shared.h0;
+  for (const s of segs) {
+    const r = await k.run({ ...s, ED, N, ...shared, h0: h, bcStride: 2 * N, bOffset: 0, cOffset: N } as GpuScanArgs, { profile });
+    (r.out as any).delete();
+    if (h !== shared.h0) (h as any).delete();
+    h = r.hL;
+  }
+  return h;
+}
+
+interface Row { config: string; scheme: string; chunk: number; L: number; segment: number; ms: number; msMin: number; gpuMs: number | null; nsPerToken: number; repeats: number }
+const rows: Row[] = [];
+const profiles: Array<{ config: string; scheme: string; chunk: number; L: number; wall: boolean; stages: Record<string, number>; launches: number }> = [];
+const checks: Array<Record<string, unknown>> = [];
+
+// scheme:chunk[:layout[-hoist]] — e.g. tree:8:1d-hoist
+const configs: string[] = argv.includes('--configs') ? opt('configs', '').split(',')
+  : schemes.flatMap((s) => (s === 'hillis-steele' ? [`${s}:${hsChunk}`] : chunks.map((c) => `${s}:${c}`)));
+
+for (const cfg of configs) {
+  const [scheme, c, lay] = cfg.split(':') as [ScanScheme, string, string | undefined];
+  const chunk = Number(c);
+  const replay: GpuScanOptions['replay'] = lay ? { layout: lay.split('-')[0] as ReplayLayout, hoistB: lay.endsWith('-hoist') } : undefined;
+  const k = createSelectiveScanKernels(gpu, { ED, N, chunk, scheme, maxBindingBytes, replay });
+  const S = 2 ** Math.floor(Math.log2(k.segmentLength(2 * N)));
+  for (let e = lmin; e <= lmax; e++) {
+    const L = 2 ** e;
+    const sets = [await inputs(L, S, 0), await inputs(L, S, 1)];
+    for (const set of sets) (await forward(k, set) as any).delete(); // warm-up: compile + first touch
+    await sync();
+    const wall: number[] = [], dev: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const set = sets[r % 2];
+      await sync();
+      const t0 = performance.now();
+      stamps.mark();
+      const h = await forward(k, set);
+      stamps.mark();
+      await sync();
+      wall.push(performance.now() - t0);
+      (h as any).delete();
+      const ts = await stamps.read();
+      if (ts.length === 2) dev.push((ts[1] - ts[0]) / 1e6);
+    }
+    const ms = median(wall);
+    rows.push({ config: cfg, scheme, chunk, L, segment: S, ms, msMin: Math.min(...wall), gpuMs: dev.length ? median(dev) : null, nsPerToken: (ms * 1e6) / L, repeats });
+    log(`${cfg} L=2^${e}: ${ms.toFixed(3)} ms wall (min ${Math.min(...wall).toFixed(3)}), device ${dev.length ? median(dev).toFixed(3) : '-'} ms`);
+    if (profileAt.has(e)) {
+      for (const wallMode of hasTs ? [false, true] : [true]) {
+        const per: Record<string, number[]> = {};
+        for (let r = 0; r < 5; r++) {
+          const names: string[] = [];
+          const acc: Record<string, number> = {};
+          let last = performance.now();
+          await sync();
+          stamps.mark();
+          const h = await forward(k, sets[r % 2], async (stage) => {
+            names.push(stage);
+            if (wallMode) {
+              await sync();
+              const now = performance.now();
+              acc[stage] = (acc[stage] ?? 0) + now - last;
+              last = now;
+            } else stamps.mark();
+          });
+          await sync();
+          (h as any).delete();
+          const ts = await stamps.read();
+          if (!wallMode) names.forEach((nm, i) => { acc[nm] = (acc[nm] ?? 0) + (ts[i + 1] - ts[i]) / 1e6; });
+          for (const [nm, v] of Object.entries(acc)) (per[nm] ??= []).push(v);
+        }
+        const stages = Object.fromEntries(Object.entries(per).map(([nm, v]) => [nm, median(v)]));
+        profiles.push({ config: cfg, scheme, chunk, L, wall: wallMode, stages, launches: k.launches(Math.min(L, S)) * Math.ceil(L / S) });
+        log(`  profile (${wallMode ? 'wall, sync per stage' : 'timestamps'}): ${Object.entries(stages).map(([nm, v]) => `${nm} ${v.toFixed(3)}`).join(', ')}`);
+      }
+    }
+    for (const set of sets) free(set);
+  }
+}
+
+if (flag('check')) {
+  // 1: tree (default chunk) vs the float32 CPU scan at an odd L, on device-generated inputs
+  const kt = createSelectiveScanKernels(gpu, { ED, N, maxBindingBytes });
+  const kh = createSelectiveScanKernels(gpu, { ED, N, scheme: 'hillis-steele', maxBindingBytes });
+  const err = (a: Float32Array, b: Float32Array) => { let m = 0, s = 0; for (let i = 0; i < b.length; i++) { m = Math.max(m, Math.abs(a[i] - b[i])); s = Math.max(s, Math.abs(b[i])); } return m / s; };
+  for (const L of [4099, 2 ** 18 + 5]) {
+    const [s] = await inputs(L, L, 7);
+    const h0 = await gen(ED, N, 9, 2, 0);
+    const args = { ...s, ED, N, ...shared, h0, bcStride: 2 * N, bOffset: 0, cOffset: N } as GpuScanArgs;
+    const rt0 = await kt.run(args), rh = await kh.run(args);
+    const out = await toFlat(rt0.out, L * ED), hL = await toFlat(rt0.hL, ED * N);
+    const c: Record<string, unknown> = { L, vs: 'hillis-steele (gpu)', out: err(out, await toFlat(rh.out, L * ED)), hL: err(hL, await toFlat(rh.hL, ED * N)) };
+    if (L < 10000) {
+      const BC = await toFlat(s.BC, L * 2 * N);
+      const B = new Float32Array(L * N), C = new Float32Array(L * N);
+      for (let t = 0; t < L; t++) { B.set(BC.subarray(t * 2 * N, t * 2 * N + N), t * N); C.set(BC.subarray(t * 2 * N + N, t * 2 * N + 2 * N), t * N); }
+      const ref = selectiveScan({ L, ED, N, u: await toFlat(s.u, L * ED), deltaRaw: await toFlat(s.deltaRaw, L * ED), z: await toFlat(s.z, L * ED), A, B, C, D, deltaBias, h0: await toFlat(h0, ED * N) });
+      c.cpuOut = err(out, ref.out);
+      c.cpuHL = err(hL, ref.hL);
+    }
+    checks.push(c);
+    log(`check L=${L}: ${JSON.stringify(c)}`);
+    for (const x of [rt0.out, rt0.hL, rh.out, rh.hL, h0]) (x as any).delete();
+    free([s]);
+  }
+}
+await rt.shutdownGpu();
+
+const result = { adapter: probe.name, date: new Date().toISOString(), ED, N, timestampQuery: hasTs, rows, profiles, checks };
+if (flag('json')) console.log(JSON.stringify(result, null, 1));
+else {
+  console.log('| config | chunk | L | segment | ms (median) | min | device ms | ns/token |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.config} | ${r.chunk} | ${r.L} | ${r.segment} | ${r.ms.toFixed(3)} | ${r.msMin.toFixed(3)} | ${r.gpuMs?.toFixed(3) ?? '-'} | ${r.nsPerToken.toFixed(1)} |`);
+}
