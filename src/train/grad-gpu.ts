@@ -56,7 +56,7 @@ export interface GpuGradOptions {
   chunk?: number;
   /** tokens per split of the token reductions (default 256) */
   split?: number;
-  /** tokens per chunk of the selective scan's hierarchical kernels (default 16) */
+  /** tokens per chunk of the selective scan backward's hierarchical kernels (default 16) */
   scanChunk?: number;
   /** kernel calls between waits for the device queue to drain (default 256; WebGPU has no back-pressure) */
   drainEvery?: number;
@@ -193,7 +193,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
     let s = scans.get(key);
     if (!s) {
       s = {
-        fwd: createSelectiveScanKernels(gpu, { ED, N, chunk: scanT, maxBindingBytes: maxBinding }),
+        fwd: createSelectiveScanKernels(gpu, { ED, N, maxBindingBytes: maxBinding }), // its own default chunk (8: fastest on the H100)
         bwd: createSelectiveScanBackwardKernels(gpu, { ED, N, chunk: scanT, maxBindingBytes: maxBinding }),
       };
       scans.set(key, s);
