@@ -320,7 +320,7 @@ class Step {
         const convAt: H[][] = [Array(nLayer).fill(zeroConv)];
         const ssmAt: H[][] = [Array(nLayer).fill(zeroSsm)];
         for (let c = 0; c + 1 < nC; c++) {
-          let res = await this.embed(ids, c * T, T);
+          let res = await this.embed(Float32Array.from(ids.subarray(c * T, (c + 1) * T)));
           const cs: H[] = [], ss: H[] = [];
           for (let i = 0; i < nLayer; i++) {
             const f = await this.layerForward(i, res, T, convAt[c][i], ssmAt[c][i], false);
@@ -346,7 +346,8 @@ class Step {
           const Lc = Math.min(L, t0 + T) - t0;
           const resIn: H[] = [];
           const acts: Acts[] = [];
-          let res = await this.embed(ids, t0, Lc);
+          const idsF = Float32Array.from(ids.subarray(t0, t0 + Lc)); // the chunk's ids, for the embedding and its backward
+          let res = await this.embed(idsF);
           for (let i = 0; i < nLayer; i++) {
             const f = await this.layerForward(i, res, Lc, convAt[c][i], ssmAt[c][i], true);
             free(f.convOut, f.hOut);
@@ -364,7 +365,6 @@ class Step {
             free(g, resIn[i], ...Object.values(acts[i]));
             g = r;
           }
-          const idsF = Float32Array.from(ids.subarray(t0, t0 + Lc));
           this.g.embedding = await this.accSplit(this.g.embedding, 'embBwd', embBwdSplit, [D, V, Math.ceil(Lc / this.TS)], { L: Lc, D }, [idsF, g]);
           free(g);
           if (c > 0) {
@@ -393,8 +393,9 @@ class Step {
     }
   }
 
-  private embed(ids: Uint8Array, t0: number, Lc: number): Promise<H> {
-    const idsF = Float32Array.from(ids.subarray(t0, t0 + Lc));
+  /** Rows of the embedding for a chunk's ids (as floats: gpu.js arrays are float) → (Lc, D). */
+  private embed(idsF: Float32Array): Promise<H> {
+    const Lc = idsF.length;
     return this.dev.k('emb', embFwd, [this.d.D, Lc], { L: Lc, V: this.d.V, D: this.d.D }, [idsF, this.w.embedding]); // (Lc, D)
   }
 

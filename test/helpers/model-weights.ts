@@ -2,6 +2,7 @@
 // (as scripts/golden/make_golden.py's randomize): each parameter then moves the loss measurably.
 import { dims, type MambaConfig } from '../../src/model/config.js';
 import type { MambaWeights } from '../../src/model/weights.js';
+import type { Batch } from '../../src/train/types.js';
 import { zerosLike } from '../../src/train/grad-weights.js';
 import { gaussian, mulberry32 } from './random.js';
 
@@ -32,4 +33,12 @@ export function randomWeights(cfg: MambaConfig, seed: number): MambaWeights {
     fill(l.outProj, u(1 / Math.sqrt(ED)));
   }
   return w as MambaWeights;
+}
+
+/** B windows of L DNA-like ids (A C G T N = 7..11, plus the odd special id below V) from a seed. */
+export function randomBatch(B: number, L: number, seed: number, V = 12): Batch {
+  const rng = mulberry32(seed);
+  const ids = new Uint8Array(B * L);
+  for (let k = 0; k < ids.length; k++) ids[k] = rng() < 0.9 ? 7 + Math.floor(rng() * 4) : Math.floor(rng() * V);
+  return { ids, B, L };
 }

@@ -6,10 +6,8 @@ import { probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
 import { makeConfig } from '../../src/model/config.js';
 import { gradientsRef64, listParams, toFloat64 } from '../../src/train/grad.js';
 import { makeGradientsGpu, type GpuGradientFn } from '../../src/train/grad-gpu.js';
-import type { Batch } from '../../src/train/types.js';
 import { maxRelErr } from '../helpers/compare.js';
-import { mulberry32 } from '../helpers/random.js';
-import { randomWeights } from '../helpers/model-weights.js';
+import { randomBatch, randomWeights } from '../helpers/model-weights.js';
 import { TOLERANCE } from '../kernels/tolerances.js';
 
 const probe = await probeWebGpu();
@@ -17,12 +15,6 @@ const gpuTest = probe.ok ? test.serial : test.skip;
 if (!probe.ok) test('grad-gpu: skipped, no WebGPU adapter', (t) => { t.log(`skipped: ${probe.reason}`); t.pass(); });
 test.after.always(async () => { await shutdownGpu(); });
 
-function randomBatch(B: number, L: number, seed: number, V = 12): Batch {
-  const rng = mulberry32(seed);
-  const ids = new Uint8Array(B * L);
-  for (let k = 0; k < ids.length; k++) ids[k] = rng() < 0.9 ? 7 + Math.floor(rng() * 4) : Math.floor(rng() * V);
-  return { ids, B, L };
-}
 
 const tied = makeConfig({ dModel: 16, nLayer: 2, dState: 4, expand: 2, dConv: 4 });
 const untied = makeConfig({ dModel: 6, nLayer: 2, dState: 2, expand: 2, dConv: 3, dtRank: 3, tieEmbeddings: false });

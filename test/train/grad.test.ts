@@ -12,18 +12,10 @@ import {
 } from '../../src/train/grad.js';
 import type { Batch } from '../../src/train/types.js';
 import { maxRelErr } from '../helpers/compare.js';
-import { mulberry32 } from '../helpers/random.js';
-import { randomWeights } from '../helpers/model-weights.js';
+import { randomBatch, randomWeights } from '../helpers/model-weights.js';
 import { TOLERANCE } from '../kernels/tolerances.js';
 
 
-/** B windows of L DNA-like ids (A C G T N = 7..11, plus the odd special id) from a seed. */
-function randomBatch(B: number, L: number, seed: number, V = 12): Batch {
-  const rng = mulberry32(seed);
-  const ids = new Uint8Array(B * L);
-  for (let k = 0; k < ids.length; k++) ids[k] = rng() < 0.9 ? 7 + Math.floor(rng() * 4) : Math.floor(rng() * V);
-  return { ids, B, L };
-}
 
 const fdConfigs: Array<[string, MambaConfig]> = [
   ['tied head', makeConfig({ dModel: 8, nLayer: 2, dState: 3, expand: 2, dConv: 4 })],
