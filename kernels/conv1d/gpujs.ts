@@ -96,15 +96,17 @@ interface SplitThis {
 /** convBwdW over the tokens of split z only (t in [z·TS, (z+1)·TS) ∩ [0, L)); thread (x = k, y = c, z). */
 export function convBwdWSplit(this: SplitThis, dY: number[], x: number[], state: number[]): number {
   let s = 0;
+  // no data-dependent break (rows past L are read, clamped, and masked out): see linearBwdWSplit
   for (let j = 0; j < this.constants.TS; j++) {
-    if (this.thread.z * this.constants.TS + j >= this.constants.L) break;
+    let v = 0;
     if (this.thread.z * this.constants.TS + j - this.constants.K + 1 + this.thread.x >= 0) {
-      s += dY[(this.thread.z * this.constants.TS + j) * this.constants.C + this.thread.y] *
+      v = dY[(this.thread.z * this.constants.TS + j) * this.constants.C + this.thread.y] *
         x[(this.thread.z * this.constants.TS + j - this.constants.K + 1 + this.thread.x) * this.constants.C + this.thread.y];
     } else {
-      s += dY[(this.thread.z * this.constants.TS + j) * this.constants.C + this.thread.y] *
+      v = dY[(this.thread.z * this.constants.TS + j) * this.constants.C + this.thread.y] *
         state[(this.thread.z * this.constants.TS + j + this.thread.x) * this.constants.C + this.thread.y];
     }
+    if (this.thread.z * this.constants.TS + j < this.constants.L) s += v;
   }
   return s;
 }
@@ -113,8 +115,8 @@ export function convBwdWSplit(this: SplitThis, dY: number[], x: number[], state:
 export function convBwdBSplit(this: SplitThis, dY: number[]): number {
   let s = 0;
   for (let j = 0; j < this.constants.TS; j++) {
-    if (this.thread.y * this.constants.TS + j >= this.constants.L) break;
-    s += dY[(this.thread.y * this.constants.TS + j) * this.constants.C + this.thread.x];
+    const v = dY[(this.thread.y * this.constants.TS + j) * this.constants.C + this.thread.x];
+    if (this.thread.y * this.constants.TS + j < this.constants.L) s += v;
   }
   return s;
 }

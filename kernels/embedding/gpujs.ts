@@ -27,8 +27,9 @@ export function embBwd(this: This, ids: number[], dY: number[]): number {
 export function embBwdSplit(this: { thread: { x: number; y: number; z: number }; constants: { L: number; D: number; TS: number } }, ids: number[], dY: number[]): number {
   let s = 0;
   for (let j = 0; j < this.constants.TS; j++) {
-    if (this.thread.z * this.constants.TS + j >= this.constants.L) break;
-    if (ids[this.thread.z * this.constants.TS + j] === this.thread.y) s += dY[(this.thread.z * this.constants.TS + j) * this.constants.D + this.thread.x];
+    // no data-dependent break (rows past L are read, clamped, and masked out): see linearBwdWSplit
+    const v = dY[(this.thread.z * this.constants.TS + j) * this.constants.D + this.thread.x];
+    if (this.thread.z * this.constants.TS + j < this.constants.L && ids[this.thread.z * this.constants.TS + j] === this.thread.y) s += v;
   }
   return s;
 }

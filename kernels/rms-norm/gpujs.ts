@@ -68,9 +68,10 @@ export function bwdWKernel(this: This, x: number[], dY: number[], r: number[]): 
 export function bwdWSplitKernel(this: This & { constants: { TS: number } }, x: number[], dY: number[], r: number[]): number {
   let s = 0;
   for (let j = 0; j < this.constants.TS; j++) {
-    if (this.thread.y * this.constants.TS + j >= this.constants.L) break;
-    s += dY[(this.thread.y * this.constants.TS + j) * this.constants.D + this.thread.x] *
+    // no data-dependent break (rows past L are read, clamped, and masked out): see linearBwdWSplit
+    const v = dY[(this.thread.y * this.constants.TS + j) * this.constants.D + this.thread.x] *
       x[(this.thread.y * this.constants.TS + j) * this.constants.D + this.thread.x] * r[this.thread.y * this.constants.TS + j];
+    if (this.thread.y * this.constants.TS + j < this.constants.L) s += v;
   }
   return s;
 }

@@ -28,7 +28,7 @@
 // every layer's activations ≈ T·(2D + 6ED + 2R + 2N)·4 B (7.4 KB per token per layer), plus the scan
 // backward's per-position replays (2·T·ED·N·4 B) for one layer at a time; chunk-start states are tiny.
 import { kernelSettings, type GpuHandle, type GpuJsLike } from '../../kernels/gpujs-types.js';
-import { linearBwdWSplit, linearBwdX, linearFwdT } from '../../kernels/linear/gpujs.js';
+import { linearBwdWSplit, linearBwdX, linearBwdXRow, linearFwdT, linearFwdTRow, rowGrid } from '../../kernels/linear/gpujs.js';
 import { convBwdBSplit, convBwdState, convBwdWSplit, convBwdX, convFwd, convStateOut } from '../../kernels/conv1d/gpujs.js';
 import { applyKernel, bwdWSplitKernel, bwdXAddKernel, bwdXKernel, coefKernel, rstdKernel } from '../../kernels/rms-norm/gpujs.js';
 import { embBwdSplit, embFwd } from '../../kernels/embedding/gpujs.js';
@@ -37,7 +37,7 @@ import { siluBwd, siluFwd } from '../../kernels/silu/gpujs.js';
 import { createSelectiveScanKernels, toFlat } from '../../kernels/selective-scan/gpujs.js';
 import { createSelectiveScanBackwardKernels } from '../../kernels/selective-scan/gpujs-backward.js';
 import {
-  accumulateKernel, accumulatePartialsKernel, accumulateProductKernel, add2Kernel, copyKernel, pack2Kernel, pack3Kernel,
+  accumulateKernel, accumulatePartialsKernel, accumulateProductKernel, add2Kernel, copyKernel, pack2Kernel, pack3Kernel, zeroKernel,
 } from '../backend/gpujs/local-kernels.js';
 import { getGpu, probeWebGpu } from '../backend/gpu-runtime.js';
 import { installBufferPool, type BufferPool } from '../backend/gpujs/buffer-pool.js';
@@ -254,7 +254,7 @@ class Step {
   }
 
   private async zeros(n: number): Promise<H> {
-    return this.dev.upload(new Float32Array(n));
+    return this.dev.k('zero', zeroKernel, [n], {}, []);
   }
 
   /** acc ← acc + g (both freed / replaced). */
@@ -272,6 +272,26 @@ class Step {
     const out = await this.dev.k('accP', accumulatePartialsKernel, [X], { X, S }, [acc, P]);
     free(acc, P);
     return out;
+  }
+
+  /**
+   * y (Lc, OUT) = x (Lc, IN) · rows [R0, R0+OUT) of W, through Wᵀ (IN, WOUT). On the warp-row grid
+   * (kernels/linear rowGrid: a warp is 32 columns of one row, ≈ 1.8× the 2-D grid on the H100) where it
+   * applies without folding rows (OUT a multiple of 64, Lc ≤ 65,535: folding costs an integer division
+   * per load, 2× slower) and the reduction is long enough to pay (IN ≥ 64; dt_proj's IN = 8 was
+   * slower on it), else the 2-D grid. Measured: docs/benchmarks.md, "H100: gpu.js linear kernels".
+   */
+  private linFwd(x: H, WT: H, Lc: number, IN: number, OUT: number, WOUT: number, R0 = 0): Promise<H> {
+    const g = IN >= 64 ? rowGrid(Lc, OUT) : null;
+    if (g && g.F === 1) return this.dev.k('linFwd', linearFwdTRow, g.grid, { IN, OUT, WOUT, R0, CH: g.CH, F: 1 }, [x, WT]);
+    return this.dev.k('linFwd', linearFwdT, [OUT, Lc], { IN, WOUT, R0 }, [x, WT]);
+  }
+
+  /** dX (Lc, IN) = dY (Lc, OUT) · W (OUT, IN), on the warp-row grid where it applies (as linFwd). */
+  private linBwdX(dY: H, W: H, Lc: number, IN: number, OUT: number): Promise<H> {
+    const g = OUT >= 32 ? rowGrid(Lc, IN) : null;
+    if (g && g.F === 1) return this.dev.k('linBwdX', linearBwdXRow, g.grid, { IN, OUT, WOUT: 0, R0: 0, CH: g.CH, F: 1 }, [dY, W]);
+    return this.dev.k('linBwdX', linearBwdX, [IN, Lc], { L: Lc, IN, OUT }, [dY, W]);
   }
 
   async lossAndGrads(weights: MambaWeights, batch: Batch): Promise<LossAndGrads> {
@@ -407,22 +427,22 @@ class Step {
     const fl = { floats: this.floats };
     const r = await dev.k('rstd', rstdKernel, [Lc], { L: Lc, D }, [res], fl); // (Lc)
     const xn = await dev.k('apply', applyKernel, [D, Lc], { L: Lc, D }, [res, r, w.norm], fl); // (Lc, D)
-    const x = await dev.k('linFwd', linearFwdT, [ED, Lc], { IN: D, WOUT: 2 * ED, R0: 0 }, [xn, w.inProjT]); // (Lc, ED)
-    const z = await dev.k('linFwd', linearFwdT, [ED, Lc], { IN: D, WOUT: 2 * ED, R0: ED }, [xn, w.inProjT]); // (Lc, ED)
+    const x = await this.linFwd(xn, w.inProjT, Lc, D, ED, 2 * ED); // (Lc, ED)
+    const z = await this.linFwd(xn, w.inProjT, Lc, D, ED, 2 * ED, ED); // (Lc, ED)
     const conv = { L: Lc, C: ED, K };
     const xPre = await dev.k('conv', convFwd, [ED, Lc], conv, [x, w.convW, w.convB, convIn]); // (Lc, ED)
     const convOut = await dev.k('convState', convStateOut, [ED, K - 1], conv, [x, convIn]); // (K-1, ED)
     const xc = await dev.k('silu', siluFwd, [ED, Lc], { C: ED }, [xPre]); // (Lc, ED)
-    const xdbl = await dev.k('linFwd', linearFwdT, [R + 2 * N, Lc], { IN: ED, WOUT: R + 2 * N, R0: 0 }, [xc, w.xProjT]); // (Lc, R+2N)
-    const dtLow = await dev.k('linFwd', linearFwdT, [R, Lc], { IN: ED, WOUT: R + 2 * N, R0: 0 }, [xc, w.xProjT]); // (Lc, R)
-    const deltaRaw = await dev.k('linFwd', linearFwdT, [ED, Lc], { IN: R, WOUT: ED, R0: 0 }, [dtLow, w.dtWT]); // (Lc, ED)
+    const xdbl = await this.linFwd(xc, w.xProjT, Lc, ED, R + 2 * N, R + 2 * N); // (Lc, R+2N)
+    const dtLow = await this.linFwd(xc, w.xProjT, Lc, ED, R, R + 2 * N); // (Lc, R)
+    const deltaRaw = await this.linFwd(dtLow, w.dtWT, Lc, R, ED, ED); // (Lc, ED)
     const s = await dev.timed('scanForward', () => this.scan.fwd.run({
       L: Lc, ED, N, u: xc, deltaRaw, A: w.A, D: w.D, z, deltaBias: w.dtB, BC: xdbl, bcStride: R + 2 * N, bOffset: R, cOffset: R + N, h0: hIn,
     }));
     await dev.submitted(8);
     const y = s.out as H; // (Lc, ED), padded to whole scan chunks
     const hOut = s.hL as H; // (ED, N)
-    const hid = await dev.k('linFwd', linearFwdT, [D, Lc], { IN: ED, WOUT: D, R0: 0 }, [y, w.outProjT]); // (Lc, D)
+    const hid = await this.linFwd(y, w.outProjT, Lc, ED, D, D); // (Lc, D)
     if (!keep) {
       free(r, xn, x, z, xPre, xc, xdbl, dtLow, deltaRaw, y);
       return { hid, convOut, hOut };
@@ -437,7 +457,7 @@ class Step {
     const fl = { floats: this.floats };
     const r = await dev.k('rstd', rstdKernel, [Lc], { L: Lc, D }, [resF], fl);
     const hf = await dev.k('apply', applyKernel, [D, Lc], { L: Lc, D }, [resF, r, this.w.normF], fl); // (Lc, D)
-    const logits = await dev.k('linFwd', linearFwdT, [V, Lc], { IN: D, WOUT: V, R0: 0 }, [hf, this.w.headT]); // (Lc, V)
+    const logits = await this.linFwd(hf, this.w.headT, Lc, D, V, V); // (Lc, V)
     const lse = await dev.k('lse', lseKernel, [Lc], { V }, [logits]); // (Lc)
     losses.push({
       nll: await dev.k('nll', nllKernel, [Lc], { V }, [logits, lse, targets]),
@@ -447,7 +467,7 @@ class Step {
     const dLogits = await dev.k('ceBwd', ceBwdKernel, [V, Lc], { V }, [logits, lse, targets, scale], {
       argumentTypes: { logits: 'Array', lse: 'Array', targets: 'Array', scale: 'Float' },
     }); // (Lc, V)
-    const dHf = await dev.k('linBwdX', linearBwdX, [D, Lc], { L: Lc, IN: D, OUT: V }, [dLogits, this.w.head]); // (Lc, D)
+    const dHf = await this.linBwdX(dLogits, this.w.head, Lc, D, V); // (Lc, D)
     const S = Math.ceil(Lc / this.TS);
     if (this.g.lmHead) {
       this.g.lmHead = await this.accSplit(this.g.lmHead, 'linBwdW', linearBwdWSplit, [D, V, S], { L: Lc, IN: D, OUT: V }, [dLogits, hf]);
@@ -473,7 +493,7 @@ class Step {
     const S = Math.ceil(Lc / this.TS);
     const fl = { floats: this.floats };
     // out_proj
-    const dY = await dev.k('linBwdX', linearBwdX, [ED, Lc], { L: Lc, IN: ED, OUT: D }, [g, w.outProj]); // (Lc, ED)
+    const dY = await this.linBwdX(g, w.outProj, Lc, ED, D); // (Lc, ED)
     gp.outProj = await this.accSplit(gp.outProj, 'linBwdW', linearBwdWSplit, [ED, D, S], { L: Lc, IN: ED, OUT: D }, [g, a.y]);
     // selective scan (softplus with dt bias, D skip, SiLU(z) gate inside)
     const sg = await dev.timed('scanBackward', () => this.scan.bwd.runDevice({
@@ -488,12 +508,12 @@ class Step {
     gp.D = await this.acc(gp.D, sg.dD as H, ED);
     gp.dtB = await this.acc(gp.dtB, sg.dDeltaBias as H, ED);
     // dt_proj (its bias is the scan's deltaBias)
-    const dDtLow = await dev.k('linBwdX', linearBwdX, [R, Lc], { L: Lc, IN: R, OUT: ED }, [sg.dDeltaRaw, w.dtW]); // (Lc, R)
+    const dDtLow = await this.linBwdX(sg.dDeltaRaw as H, w.dtW, Lc, R, ED); // (Lc, R)
     gp.dtW = await this.accSplit(gp.dtW, 'linBwdW', linearBwdWSplit, [R, ED, S], { L: Lc, IN: R, OUT: ED }, [sg.dDeltaRaw, a.dtLow]);
     // x_proj over the whole (R+2N, ED) weight with [dδ_low | dB | dC] packed per row
     const W2 = R + 2 * N;
     const dXdbl = await dev.k('pack3', pack3Kernel, [W2, Lc], { W1: R, W2: N, W3: N }, [dDtLow, sg.dB, sg.dC]); // (Lc, R+2N)
-    const dXc1 = await dev.k('linBwdX', linearBwdX, [ED, Lc], { L: Lc, IN: ED, OUT: W2 }, [dXdbl, w.xProj]); // (Lc, ED)
+    const dXc1 = await this.linBwdX(dXdbl, w.xProj, Lc, ED, W2); // (Lc, ED)
     gp.xProj = await this.accSplit(gp.xProj, 'linBwdW', linearBwdWSplit, [ED, W2, S], { L: Lc, IN: ED, OUT: W2 }, [dXdbl, a.xc]);
     const dXc = await dev.k('add', add2Kernel, [ED, Lc], { C: ED }, [dXc1, sg.dU]); // (Lc, ED)
     free(dDtLow, dXdbl, dXc1, sg.dU as H, sg.dB as H, sg.dC as H, sg.dDeltaRaw as H);
@@ -511,7 +531,7 @@ class Step {
     // in_proj over (2ED, D) with [dx | dz] packed per row
     const dXZ = await dev.k('pack2', pack2Kernel, [2 * ED, Lc], { W1: ED, W2: ED }, [dX, sg.dZ]); // (Lc, 2ED)
     free(dX, sg.dZ as H);
-    const dXn = await dev.k('linBwdX', linearBwdX, [D, Lc], { L: Lc, IN: D, OUT: 2 * ED }, [dXZ, w.inProj]); // (Lc, D)
+    const dXn = await this.linBwdX(dXZ, w.inProj, Lc, D, 2 * ED); // (Lc, D)
     gp.inProj = await this.accSplit(gp.inProj, 'linBwdW', linearBwdWSplit, [D, 2 * ED, S], { L: Lc, IN: D, OUT: 2 * ED }, [dXZ, a.xn]);
     free(dXZ);
     // pre-mixer RMSNorm, plus the residual path

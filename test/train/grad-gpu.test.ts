@@ -18,11 +18,14 @@ test.after.always(async () => { await shutdownGpu(); });
 
 const tied = makeConfig({ dModel: 16, nLayer: 2, dState: 4, expand: 2, dConv: 4 });
 const untied = makeConfig({ dModel: 6, nLayer: 2, dState: 2, expand: 2, dConv: 3, dtRank: 3, tieEmbeddings: false });
+// widths that are multiples of 64 (d_model 64, ED 128): in_proj, dt_proj, out_proj and their dX run on the warp-row grid
+const wide = makeConfig({ dModel: 64, nLayer: 1, dState: 4, expand: 2, dConv: 4 });
 
 const cases = [
   { name: 'tied, L 37, B 2, chunk 16, split 5', cfg: tied, L: 37, B: 2, chunk: 16, split: 5 },
   { name: 'untied, dt_rank 3, K 3, L 33, B 1, chunk 2 (< K-1), split 3', cfg: untied, L: 33, B: 1, chunk: 2, split: 3 },
   { name: 'tied, L 257, B 1, one chunk, default split', cfg: tied, L: 257, B: 1 },
+  { name: 'd_model 64 (warp-row linears), L 45, B 1, chunk 16, split 7', cfg: wide, L: 45, B: 1, chunk: 16, split: 7 },
 ];
 
 let fn: GpuGradientFn | undefined;

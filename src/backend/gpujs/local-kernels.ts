@@ -16,6 +16,11 @@ export function copyKernel(this: This, x: number[]): number {
   return x[this.thread.x];
 }
 
+/** Zeros, made on the device (no host array to upload): fresh gradient accumulators and carries. */
+export function zeroKernel(this: This): number {
+  return 0;
+}
+
 /** y[t, o] = Σ_i x[t, i] W[R0 + o, i]; thread (x = o, y = t). */
 export function linearRowsKernel(this: This, x: number[], W: number[]): number {
   let s = 0;

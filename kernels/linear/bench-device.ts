@@ -1,0 +1,86 @@
+// linear — device-resident benchmark of the gpu.js GEMM kernels for a real GPU (webgpu only; issue 6):
+// the default model's linear shapes over one training chunk, forward (linearFwdT), dX (linearBwdX) and
+// split dW (linearBwdWSplit, splits of --split and of 1,024 tokens), forward and dX also on the warp-row
+// grid (…Row: a warp is 32 columns of one row) where rowGrid allows it. Not a test
+// (test/kernels/split-reductions.test.ts compares them against the reference).
+//
+// Run: node dist/kernels/linear/bench-device.js [--L 65536] [--repeats 11] [--split 256] [--no-pool] [--json]
+// (--no-pool: without src/backend/gpujs/buffer-pool.ts, i.e. a freshly allocated output per call)
+// Timing: inputs uploaded once, every kernel compiled, then 0.5 s of the first kernel (GPU clocks ramp up:
+// the first timings after idle read up to 4× slow), two warm-up calls per kernel, the clock stops after `queue.onSubmittedWorkDone()`,
+// median of --repeats; outputs are immutable handles deleted after each call (as the training engine).
+import {
+  linearBwdWSplit, linearBwdX, linearBwdXRow, linearBwdXRowF, linearFwdT, linearFwdTRow, linearFwdTRowF, rowGrid, rowKernelFunctions,
+} from './gpujs.js';
+import { kernelSettings } from '../gpujs-types.js';
+
+const argv = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
+const L = Number(opt('L', '65536')), repeats = Number(opt('repeats', '11')), TS = Number(opt('split', '256'));
+const rt = await import('../../src/backend/gpu-runtime.js');
+const probe = await rt.probeWebGpu();
+if (!probe.ok) {
+  console.error(`bench-device: no WebGPU adapter: ${probe.reason}`);
+  process.exit(4);
+}
+const gpu = await rt.getGpu('webgpu');
+const { installBufferPool } = await import('../../src/backend/gpujs/buffer-pool.js'); // as the training engine
+console.error(`adapter: ${probe.name}`);
+type Hd = { delete(): void; context?: { device?: { queue: { onSubmittedWorkDone(): Promise<void> } } } };
+const rnd = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7311 + n) * 0.5);
+const copy = function (this: { thread: { x: number } }, a: number[]) { return a[this.thread.x]; };
+const upload = (a: Float32Array): Promise<Hd> => gpu.createKernel(copy, { output: [a.length], pipeline: true, immutable: true })(a);
+let device: { queue: { onSubmittedWorkDone(): Promise<void> } } | undefined;
+async function time(k: (...a: unknown[]) => Promise<Hd>, args: unknown[]): Promise<number> {
+  const ts: number[] = [];
+  for (let r = 0; r < repeats + 2; r++) {
+    await device?.queue.onSubmittedWorkDone();
+    const t0 = performance.now();
+    const h = await k(...args);
+    if (!device) {
+      device = h.context?.device;
+      if (device && !argv.includes('--no-pool')) installBufferPool(device as never);
+    }
+    await device!.queue.onSubmittedWorkDone();
+    if (r >= 2) ts.push(performance.now() - t0);
+    h.delete();
+  }
+  ts.sort((a, b) => a - b);
+  return ts[ts.length >> 1];
+}
+const mk = (fn: Function, out: number[], c: Record<string, number>) =>
+  gpu.createKernel(fn, { ...kernelSettings(out, c, {}, { pipeline: true, immutable: true }), functions: rowKernelFunctions });
+
+// (name, IN, OUT): in_proj (one half), x_proj, dt_proj, out_proj, lm head — D 128, ED 256, R 8, N 16, V 16
+const shapes: Array<[string, number, number]> = [['in_proj', 128, 512], ['x_proj', 256, 40], ['dt_proj', 8, 256], ['out_proj', 256, 128], ['head', 128, 16]];
+const rows: Array<Record<string, unknown>> = [];
+for (const [name, IN, OUT] of shapes) {
+  const x = await upload(rnd(L * IN)), dY = await upload(rnd(L * OUT)), W = await upload(rnd(OUT * IN)), WT = await upload(rnd(IN * OUT));
+  const gflop = (2 * L * IN * OUT) / 1e9;
+  const runs: Array<[string, (...a: unknown[]) => Promise<Hd>, unknown[]]> = [
+    ['fwd', mk(linearFwdT, [OUT, L], { IN, WOUT: OUT, R0: 0 }), [x, WT]],
+    ['dX', mk(linearBwdX, [IN, L], { L, IN, OUT }), [dY, W]],
+    [`dW${TS}`, mk(linearBwdWSplit, [IN, OUT, Math.ceil(L / TS)], { L, IN, OUT, TS }), [dY, x]],
+    ['dW1024', mk(linearBwdWSplit, [IN, OUT, Math.ceil(L / 1024)], { L, IN, OUT, TS: 1024 }), [dY, x]],
+    // the forward's product through the dX kernel (same WGSL up to names and loop length) and the forward again, last
+  ];
+  // the warp-row grids (a warp = 32 columns of one row), where they apply
+  const gf = rowGrid(L, OUT), gx = rowGrid(L, IN);
+  if (gf) runs.push([`fwdRowF${gf.F}`, mk(gf.F === 1 ? linearFwdTRow : linearFwdTRowF, gf.grid, { IN, OUT, WOUT: OUT, R0: 0, CH: gf.CH, F: gf.F }), [x, WT]]);
+  if (gx) runs.push([`dXRowF${gx.F}`, mk(gx.F === 1 ? linearBwdXRow : linearBwdXRowF, gx.grid, { IN, OUT, WOUT: 0, R0: 0, CH: gx.CH, F: gx.F }), [dY, W]]);
+  for (const [, k, args] of runs) (await k(...args)).delete(); // compile everything before any clock runs
+  // GPU clocks: the first kernels timed after idle ran up to 4× slow; keep the device busy ≥ 0.5 s first
+  for (const t0 = performance.now(); performance.now() - t0 < 500;) {
+    (await runs[0][1](...runs[0][2])).delete();
+    await device?.queue.onSubmittedWorkDone();
+  }
+  const v: Record<string, number> = {};
+  for (const [key, k, args] of runs) v[key] = await time(k, args);
+  const row = { name, L, IN, OUT, gflop: +gflop.toFixed(3), ...Object.fromEntries(Object.entries(v).map(([k, ms]) => [k, +ms.toFixed(3)])),
+    gflops: Object.fromEntries(Object.entries(v).map(([k, ms]) => [k, Math.round((gflop / ms) * 1000)])) };
+  rows.push(row);
+  console.error(JSON.stringify(row));
+  for (const h of [x, dY, W, WT]) h.delete();
+}
+if (argv.includes('--json')) process.stdout.write(JSON.stringify({ adapter: probe.name, L, TS, repeats, rows }) + '\n');
+await rt.shutdownGpu();
