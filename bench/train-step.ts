@@ -1,7 +1,7 @@
 // Gradient-engine throughput: gradientsCpu (src/train/grad-cpu.ts) or, with --device webgpu,
 // gradientsGpu (src/train/grad-gpu.ts): forward + backward, chunked along L, for the default model (makeConfig({}): d_model 128, 12 layers, ED 256, N 16) with
 // fresh weights (initWeights, seed 0) on a batch of B windows of L tokens. Tokens/s = B·L / median wall
-// time over `repeats` runs after one warm-up; also peak RSS of the process.
+// time over `repeats` runs after one warm-up; also peak RSS and the process CPU time of each timed run.
 //
 // Run: npx tsc -p tsconfig.json && node dist/bench/train-step.js [--L 4096] [--B 2] [--repeats 3]
 //        [--threads 2] [--ts]   (--ts: the TypeScript kernels)        (prints JSON on stdout)
@@ -31,11 +31,17 @@ const gpuFn = device === 'webgpu' ? await makeGradientsGpu(gpuOpts) : undefined;
 const fn = gpuFn ?? makeGradientsCpu({ threads, ...(argv.includes('--ts') ? { kernels: 'ts' as const } : {}) });
 
 const times: number[] = [];
+const cpuTimes: number[] = []; // process CPU ms (user + system, all threads) per timed run: wall time inflated by other load shows here
 let loss = 0;
 for (let r = 0; r <= Math.max(repeats, 0) && !(repeats === 0 && r > 0); r++) {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   loss = (await fn(cfg, weights, { ids, B, L })).loss;
-  if (r > 0 || repeats === 0) times.push(performance.now() - t0); // --repeats 0: one cold run
+  const c = process.cpuUsage(c0);
+  if (r > 0 || repeats === 0) { // --repeats 0: one cold run
+    times.push(performance.now() - t0);
+    cpuTimes.push((c.user + c.system) / 1000);
+  }
 }
 let profile: Record<string, number> | undefined;
 if (gpuFn && argv.includes('--profile')) {
@@ -52,5 +58,5 @@ const ms = times[times.length >> 1];
 process.stdout.write(JSON.stringify({
   L, B, device, ...(gpuFn ? { engine: gpuFn.description, ...gpuOpts } : { threads, kernels: argv.includes('--ts') ? 'ts' : 'wasm' }), loss, medianMs: Math.round(ms), tokensPerSec: Math.round((B * L) / (ms / 1000)),
   usPerToken: +((ms * 1000) / (B * L)).toFixed(1), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-  times: times.map((t) => Math.round(t)), ...(profile ? { profileMs: profile } : {}),
+  times: times.map((t) => Math.round(t)), cpuMs: cpuTimes.map((t) => Math.round(t)), ...(profile ? { profileMs: profile } : {}),
 }) + '\n');
