@@ -226,3 +226,43 @@ export function printRows(rows: BenchRow[], args: BenchArgs): void {
     console.log(`| ${r.op} | ${r.pass} | ${r.device} | ${r.note ?? r.variant} | ${r.shape} | ${f(r.ms, 3)} | ${f(r.cpuMs, 1)} | ${f(r.nsPerToken, 1)} |`);
   }
 }
+
+/**
+ * Timestamp markers for device benches (issue 6): an empty compute pass that writes a timestamp when
+ * the GPU reaches it, submitted between kernel calls, so device time between two marks can be read.
+ * Dawn quantises timestamps (65.5 µs on the H100) and a marker pass is not a barrier: per-stage times
+ * are approximate, totals match wall time. Inert (qs null) where the device lacks 'timestamp-query'.
+ */
+export class TimestampMarks {
+  readonly qs: any;
+  private readonly res: any;
+  private readonly rd: any;
+  private n = 0;
+  constructor(private readonly device: any, private readonly capacity = 4096) {
+    const g = globalThis as any;
+    const has = device.features?.has?.('timestamp-query') === true;
+    this.qs = has ? device.createQuerySet({ type: 'timestamp', count: capacity }) : null;
+    this.res = has ? device.createBuffer({ size: capacity * 8, usage: g.GPUBufferUsage.QUERY_RESOLVE | g.GPUBufferUsage.COPY_SRC }) : null;
+    this.rd = has ? device.createBuffer({ size: capacity * 8, usage: g.GPUBufferUsage.COPY_DST | g.GPUBufferUsage.MAP_READ }) : null;
+  }
+  mark(): void {
+    if (!this.qs || this.n >= this.capacity) return;
+    const enc = this.device.createCommandEncoder();
+    enc.beginComputePass({ timestampWrites: { querySet: this.qs, beginningOfPassWriteIndex: this.n++ } }).end();
+    this.device.queue.submit([enc.finish()]);
+  }
+  /** Nanoseconds of every mark since the last read. */
+  async read(): Promise<number[]> {
+    if (!this.qs || this.n === 0) return [];
+    const g = globalThis as any;
+    const enc = this.device.createCommandEncoder();
+    enc.resolveQuerySet(this.qs, 0, this.n, this.res, 0);
+    enc.copyBufferToBuffer(this.res, 0, this.rd, 0, this.n * 8);
+    this.device.queue.submit([enc.finish()]);
+    await this.rd.mapAsync(g.GPUMapMode.READ, 0, this.n * 8);
+    const v = Array.from(new BigInt64Array(this.rd.getMappedRange(0, this.n * 8).slice(0)), Number);
+    this.rd.unmap();
+    this.n = 0;
+    return v;
+  }
+}

@@ -1,16 +1,24 @@
 // selective-scan — forward vs backward on device handles (gpujs.ts `run`, gpujs-backward.ts `runDevice`)
 // at ED 256, N 16, B 1: the ratio issue 6 asks for (backward within 2.5× of forward; mamba_ssm 2.7×).
-// Not a test. Inputs are generated on the device; sequences longer than one backward call are cut into
-// segments of S tokens (forward first to last carrying hL, backward last to first carrying dh), as the
-// training engine does. Clock stops after queue.onSubmittedWorkDone(); median of --repeats after a warm-up.
+// Not a test. Inputs are generated on the device; sequences longer than one call are cut into segments
+// of S tokens (forward first to last, backward last to first, reusing one segment's inputs), as the
+// training engine does. Clock stops after queue.onSubmittedWorkDone(); median of --repeats after a
+// warm-up. Where the adapter has 'timestamp-query', the device time between marker passes is reported
+// too, and --profile gives per-stage device times (markers between the stages; without timestamps:
+// wall time with a queue sync per stage).
 // Run: node dist/kernels/selective-scan/bench-backward.js [--lmin 12] [--lmax 20] [--seg 65536] [--repeats 5]
+//        [--configs tree:8:warp,tree:8:3d:8,tree:16:warp:4:16,hillis-steele:16]   (scheme:chunk[:layout[:sub-chunk[:dA sub-chunks[:hoist]]]])
+//        [--profile 16,20] (log2 L) [--json]
 import { createSelectiveScanKernels } from './gpujs.js';
-import { createSelectiveScanBackwardKernels } from './gpujs-backward.js';
+import { type BwdLayout, type BwdScheme, createSelectiveScanBackwardKernels } from './gpujs-backward.js';
 import { kernelSettings } from '../gpujs-types.js';
+import { TimestampMarks } from '../bench-util.js';
 
 const argv = process.argv.slice(2);
-const opt = (name: string, dflt: number) => (argv.includes(`--${name}`) ? Number(argv[argv.indexOf(`--${name}`) + 1]) : dflt);
-const lmin = opt('lmin', 12), lmax = opt('lmax', 20), repeats = opt('repeats', 5);
+const opt = (name: string, dflt: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
+const lmin = Number(opt('lmin', '12')), lmax = Number(opt('lmax', '20')), repeats = Number(opt('repeats', '5'));
+const configs = opt('configs', 'tree:8').split(',');
+const profileAt = new Set(opt('profile', '').split(',').filter(Boolean).map(Number));
 const ED = 256, N = 16;
 const rt = await import('../../src/backend/gpu-runtime.js');
 const probe = await rt.probeWebGpu();
@@ -18,28 +26,52 @@ if (!probe.ok) {
   console.error(`bench-backward: no WebGPU adapter: ${probe.reason}`);
   process.exit(4);
 }
+// ask for timestamp queries where the adapter has them (gpu.js creates the device without features)
+const g = globalThis as any;
+const requestDevice = g.GPUAdapter.prototype.requestDevice;
+g.GPUAdapter.prototype.requestDevice = function (this: any, desc: any = {}) {
+  const f = this.features?.has?.('timestamp-query') ? ['timestamp-query'] : [];
+  return requestDevice.call(this, { ...desc, requiredFeatures: [...(desc.requiredFeatures ?? []), ...f] });
+};
 const gpu = await rt.getGpu('webgpu');
 const maxBindingBytes = probe.limits!.maxStorageBufferBindingSize;
 const fwd = createSelectiveScanKernels(gpu, { ED, N, maxBindingBytes });
-const bwd = createSelectiveScanBackwardKernels(gpu, { ED, N, maxBindingBytes });
-const seg = Math.min(opt('seg', 65536), 2 ** Math.floor(Math.log2(Math.min(bwd.maxLength, fwd.segmentLength(2 * N)))));
+const bwds = configs.map((cfg) => {
+  const [scheme, c, layout, sub, k, hoist] = cfg.split(':');
+  const b = createSelectiveScanBackwardKernels(gpu, {
+    ED, N, chunk: Number(c), maxBindingBytes, scheme: scheme as BwdScheme,
+    tune: { layout: (layout || undefined) as BwdLayout | undefined, sub: sub ? Number(sub) : undefined, dAChunks: k ? Number(k) : undefined, hoist: hoist === 'hoist' },
+  });
+  return { cfg, b };
+});
+const maxSeg = Math.min(fwd.segmentLength(2 * N), ...bwds.map((x) => x.b.maxLength));
+const seg = Math.min(Number(opt('seg', '65536')), 2 ** Math.floor(Math.log2(maxSeg)));
+console.error(`adapter ${probe.name}; maxStorageBufferBindingSize ${maxBindingBytes}; segment ${seg}; backward maxLength ${bwds.map((x) => `${x.cfg} ${x.b.maxLength}`).join(', ')}; forward segmentLength ${fwd.segmentLength(2 * N)}`);
 
-type Th = { thread: { x: number }; constants: { seed: number; scale: number; shift: number } };
+type Th = { thread: { x: number; y: number }; constants: { seed: number; scale: number; shift: number } };
 function genKernel(this: Th): number {
-  const v = Math.sin(this.thread.x * 12.9898 + this.constants.seed) * 43758.5453;
+  const v = Math.sin(this.thread.x * 12.9898 + this.thread.y * 78.233 + this.constants.seed) * 43758.5453;
   return this.constants.shift + this.constants.scale * (v - Math.floor(v) - 0.5);
 }
-const gen = (n: number, seed: number, scale: number, shift: number) =>
-  gpu.createKernel(genKernel, { ...kernelSettings([n], {}, { seed, scale, shift }), pipeline: true, immutable: true })() as Promise<any>;
+/** (rows, cols) pseudo-random device tensor, grid y ≤ 524,280. */
+const gen = (rows: number, cols: number, seed: number, scale: number, shift: number) =>
+  gpu.createKernel(genKernel, { ...kernelSettings([cols, rows], {}, { seed, scale, shift }), pipeline: true, immutable: true })() as Promise<any>;
 
-const rows: unknown[] = [];
+let device: any = null;
+let stamps!: TimestampMarks; // once the device is known
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+
+const rows: Array<Record<string, unknown>> = [];
+const profiles: Array<Record<string, unknown>> = [];
 for (let L = 2 ** lmin; L <= 2 ** lmax; L *= 2) {
   const S = Math.min(L, seg);
   const nSeg = L / S;
-  const u = await gen(S * ED, 1, 2, 0), raw = await gen(S * ED, 2, 2, -1), z = await gen(S * ED, 3, 2, 0), BC = await gen(S * 2 * N, 4, 2, 0);
-  const A = await gen(ED * N, 5, 4, -3), D = await gen(ED, 6, 1, 0), bias = await gen(ED, 7, 1, -2), h0 = await gen(ED * N, 8, 0, 0);
-  const dOut = await gen(S * ED, 9, 2, 0), dhL = await gen(ED * N, 10, 0, 0);
-  const device = u.context.device;
+  const u = await gen(S, ED, 1, 2, 0), raw = await gen(S, ED, 2, 2, -1), z = await gen(S, ED, 3, 2, 0), BC = await gen(S, 2 * N, 4, 2, 0);
+  const A = await gen(ED, N, 5, 4, -3), D = await gen(1, ED, 6, 1, 0), bias = await gen(1, ED, 7, 1, -2), h0 = await gen(ED, N, 8, 0.2, 0);
+  const dOut = await gen(S, ED, 9, 2, 0), dhL = await gen(ED, N, 10, 0.2, 0);
+  device = u.context.device;
+  stamps ??= new TimestampMarks(device);
+  const sync = () => device.queue.onSubmittedWorkDone();
   const args = { L: S, ED, N, u, deltaRaw: raw, z, BC, bcStride: 2 * N, bOffset: 0, cOffset: N, A, D, deltaBias: bias, h0 };
   const forward = async () => {
     for (let s = 0; s < nSeg; s++) {
@@ -48,30 +80,65 @@ for (let L = 2 ** lmin; L <= 2 ** lmax; L *= 2) {
       (r.hL as any).delete();
     }
   };
-  const backward = async () => {
+  const backward = (b: ReturnType<typeof createSelectiveScanBackwardKernels>, profile?: (stage: string) => Promise<void>) => async () => {
     for (let s = 0; s < nSeg; s++) {
-      const g = await bwd.runDevice(args, dOut, dhL);
-      for (const h of Object.values(g)) (h as any).delete();
+      const gr = await b.runDevice(args, dOut, dhL, { profile });
+      for (const h of Object.values(gr)) (h as any).delete();
     }
   };
+  /** median wall ms and median device ms (timestamps around the call) */
   const time = async (f: () => Promise<void>) => {
     await f();
-    await device.queue.onSubmittedWorkDone();
-    const ts: number[] = [];
+    await sync();
+    const ts: number[] = [], dev: number[] = [];
     for (let r = 0; r < repeats; r++) {
+      await sync();
       const t0 = performance.now();
+      stamps.mark();
       await f();
-      await device.queue.onSubmittedWorkDone();
+      stamps.mark();
+      await sync();
       ts.push(performance.now() - t0);
+      const st = await stamps.read();
+      if (st.length === 2) dev.push((st[1] - st[0]) / 1e6);
     }
-    ts.sort((a, b) => a - b);
-    return ts[ts.length >> 1];
+    return { ms: median(ts), dev: dev.length ? median(dev) : null };
   };
-  const fMs = await time(forward), bMs = await time(backward);
-  const row = { L, segment: S, forwardMs: +fMs.toFixed(2), backwardMs: +bMs.toFixed(2), ratio: +(bMs / fMs).toFixed(2) };
-  rows.push(row);
-  console.error(JSON.stringify(row));
+  const f = await time(forward);
+  for (const { cfg, b } of bwds) {
+    const r = await time(backward(b));
+    const row = { L, segment: S, config: cfg, forwardMs: +f.ms.toFixed(2), backwardMs: +r.ms.toFixed(2), ratio: +(r.ms / f.ms).toFixed(2), forwardDevMs: f.dev && +f.dev.toFixed(2), backwardDevMs: r.dev && +r.dev.toFixed(2) };
+    rows.push(row);
+    console.error(JSON.stringify(row));
+    if (profileAt.has(Math.log2(L))) {
+      const per: Record<string, number[]> = {};
+      const wallMode = !stamps.qs;
+      for (let rep = 0; rep < 3; rep++) {
+        const names: string[] = [];
+        const acc: Record<string, number> = {};
+        await sync();
+        let last = performance.now();
+        stamps.mark();
+        await backward(b, async (stage) => {
+          names.push(stage);
+          if (wallMode) {
+            await sync();
+            const now = performance.now();
+            acc[stage] = (acc[stage] ?? 0) + now - last;
+            last = now;
+          } else stamps.mark();
+        })();
+        await sync();
+        const st = await stamps.read();
+        if (!wallMode) names.forEach((nm, i) => { acc[nm] = (acc[nm] ?? 0) + (st[i + 1] - st[i]) / 1e6; });
+        for (const [nm, v] of Object.entries(acc)) (per[nm] ??= []).push(v);
+      }
+      const stages = Object.fromEntries(Object.entries(per).map(([nm, v]) => [nm, +median(v).toFixed(3)]));
+      profiles.push({ L, config: cfg, wall: wallMode, stages });
+      console.error(`  profile ${cfg} L=2^${Math.log2(L)} (${wallMode ? 'wall, sync per stage' : 'timestamps'}): ${Object.entries(stages).map(([nm, v]) => `${nm} ${v}`).join(', ')}`);
+    }
+  }
   for (const h of [u, raw, z, BC, A, D, bias, h0, dOut, dhL]) h.delete();
 }
-process.stdout.write(JSON.stringify({ device: probe.name, ED, N, rows }) + '\n');
+process.stdout.write(JSON.stringify({ device: probe.name, date: new Date().toISOString(), ED, N, segment: seg, rows, profiles }) + '\n');
 await rt.shutdownGpu();

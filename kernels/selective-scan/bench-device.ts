@@ -16,7 +16,7 @@
 // timestamps, wall time with a queue sync after every stage).
 import { selectiveScan } from './cpu.js';
 import { createSelectiveScanKernels, type GpuScanArgs, type GpuScanOptions, type GpuTensor, type ReplayLayout, type ScanScheme, toFlat } from './gpujs.js';
-import { fill } from '../bench-util.js';
+import { fill, TimestampMarks } from '../bench-util.js';
 import { kernelSettings } from '../gpujs-types.js';
 
 const argv = process.argv.slice(2);
@@ -80,33 +80,7 @@ const device = (shared.A as any).context.device;
 const hasTs = device.features?.has?.('timestamp-query') === true;
 log(`timestamp-query: ${hasTs}`);
 
-/** Empty compute passes that write a timestamp when the GPU reaches them. */
-class Stamps {
-  qs = hasTs ? device.createQuerySet({ type: 'timestamp', count: 512 }) : null;
-  res = hasTs ? device.createBuffer({ size: 512 * 8, usage: g.GPUBufferUsage.QUERY_RESOLVE | g.GPUBufferUsage.COPY_SRC }) : null;
-  rd = hasTs ? device.createBuffer({ size: 512 * 8, usage: g.GPUBufferUsage.COPY_DST | g.GPUBufferUsage.MAP_READ }) : null;
-  n = 0;
-  mark(): void {
-    if (!this.qs || this.n >= 512) return;
-    const enc = device.createCommandEncoder();
-    enc.beginComputePass({ timestampWrites: { querySet: this.qs, beginningOfPassWriteIndex: this.n++ } }).end();
-    device.queue.submit([enc.finish()]);
-  }
-  /** Nanoseconds of every mark since the last read. */
-  async read(): Promise<number[]> {
-    if (!this.qs || this.n === 0) return [];
-    const enc = device.createCommandEncoder();
-    enc.resolveQuerySet(this.qs, 0, this.n, this.res, 0);
-    enc.copyBufferToBuffer(this.res, 0, this.rd, 0, this.n * 8);
-    device.queue.submit([enc.finish()]);
-    await this.rd.mapAsync(g.GPUMapMode.READ, 0, this.n * 8);
-    const v = Array.from(new BigInt64Array(this.rd.getMappedRange(0, this.n * 8).slice(0)), Number);
-    this.rd.unmap();
-    this.n = 0;
-    return v;
-  }
-}
-const stamps = new Stamps();
+const stamps = new TimestampMarks(device, 512);
 const sync = () => device.queue.onSubmittedWorkDone();
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 

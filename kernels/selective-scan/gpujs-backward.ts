@@ -2,40 +2,53 @@
 // Same math and outputs as ref.ts `selectiveScanBackwardRef` (gradients of Σ dOut·out + Σ dhL·hL:
 // dU, dDeltaRaw, dA, dB, dC, dD, dZ, dDeltaBias, dh0); tolerance TOLERANCE.backward (1e-4).
 // Not gpu.js-free (the factory receives the instance) and not streamed: one call handles one
-// segment whose (⌈L/T⌉·T, ED, N) intermediates fit one storage binding (see `maxLength`); longer
-// sequences must be cut by the caller (run segments last to first, passing each segment's dh0 as
-// the previous one's dhL and the forward's state at the segment start as h0).
+// segment of L ≤ `maxLength` tokens (524,280 at ED 256, N 16, chunk 8 on 2 GiB bindings; 61,680 on
+// lavapipe's 128 MiB); longer sequences are cut by the caller (segments last to first, each
+// segment's dh0 as the previous one's dhL, the forward's state at the segment start as h0).
 // Two entry points on one kernel set: `run(args, dOut, dhL)` takes and returns host Float32Arrays;
-// `runDevice(args, dOut, dhL)` takes device handles only (webgpu `pipeline` results; B and C packed
-// as x_proj's (L, R+2N) output with stride/offsets, h0 and dhL required) and returns nine fresh
-// immutable gradient handles, no readback. Their (L, ·) gradients are row-padded to ⌈L/T⌉·T rows:
-// the caller reads the first L rows and deletes every handle.
+// `runDevice(args, dOut, dhL, {profile?})` takes device handles only (webgpu `pipeline` results; B and
+// C packed as x_proj's (L, R+2N) output with stride/offsets, h0 and dhL required) and returns nine
+// fresh immutable gradient handles, no readback. Their (L, ·) gradients are row-padded to ⌈L/T⌉·T
+// rows: the caller reads the first L rows and deletes every handle.
 //
-// Stages (T tokens per chunk, NC = ⌈L/T⌉ chunks; the forward stages come from gpujs.ts):
-//   δ, W, S, Hillis–Steele  forward chunk-start states S (NC+1, ED, N), as the forward kernels
-//   dy      (L, ED)        dOut·silu(z);  sp' (L, ED) = sigmoid(raw + bias) = softplus'
-//   adjoint g_t = ∂loss/∂h_t runs backward: g_t = e^{δ_{t+1}A}·g_{t+1} + dy_t·C_t, g_{L-1} includes dhL.
-//           It is linear, so the same chunked scheme runs in reverse: per (chunk, d, n) the chunk's
-//           carry-out from a zero carry-in (Pre, slot NC = dhL), per-chunk Σδ (Wr), then
-//           ⌈log2(NC+1)⌉ reverse Hillis–Steele passes P'[j] = P[j] + e^{A·Wr[j]}·P[j+k];
-//           afterwards P[j] = ∂loss/∂(state before chunk j), so P[0] = dh0 and P[c+1] enters chunk c.
-//   Hprev, G (NC·T, ED, N)  per (t, d, n) by replay inside the chunk: h_{t-1} forward from S[c],
-//           g_t backward from P[c+1] (≤ T steps each) — the only O(L·ED·N) tensors kept.
-//   per (t, d): y (for dZ), dZ, dU, dDeltaRaw, looping over n;  per (t, n): dB, dC, looping over d;
-//   dA, dD, dDeltaBias: per-chunk partial sums, then a sum over chunks (two-stage reduction).
-// Cost: the two replays are ≈ L·ED·N·T/2 exp each (T = 16: ~8× the sequential recurrence), the
-// rest O(L·ED·N); memory 2·L·ED·N floats for Hprev and G.
+// Scheme 'tree' (default where N ≤ 32 and chunk ≤ 64; T tokens per chunk, default 8, NC = ⌈L/T⌉).
+// No (L, ED, N) tensor is ever stored: every per-position state h_t and adjoint g_t = ∂loss/∂h_t is
+// recomputed in registers from a chunk boundary. Tensors per level are laid out (count, slot, ED) so
+// that consecutive threads (x = d) touch consecutive floats. Stages:
+//   δ, dy     (L, ED)          softplus(raw + bias), dOut·silu(z), materialised once
+//   forward tree (gpujs.ts kernels: leaf, up, top, down)  →  S (NC, N, ED) state entering chunk c
+//   reverse tree, the mirror image: leaf = chunk c's carry-out from a zero carry-in
+//             (g = e^{δA}(g + dy·C) walked from the chunk's end to its start), up = combine children
+//             right to left (s = v + e^{A·Σδ}·s; Σδ read from the forward tree's slot N), top = dhL
+//             walked back over the top groups right of each (slot NT = dh0), down  →  P (NC, N, ED)
+//             carry entering chunk c from the right (∂loss/∂ state after chunk c, from later tokens)
+//   outputs, generated for the given N and T with the N states in scalar locals, one output per thread:
+//     dZ (t, d)     forward replay S[c] → h_t;  y = Σ C·h + D·u;  dZ = dOut·y·silu'(z)
+//     dU (t, d)     backward replay P[c] → g_t; dU = dy·D + δ·Σ_n g_t·B_t
+//     dRaw (t, d)   both replays (T exps per n over disjoint ranges); softplus' = 1 − e^{−δ}
+//     dC, dB (t, n) loop over d with a one-state replay each (Σ_d dy·h_t, Σ_d g_t·δ·u)
+//     dA            per (group of K chunks, d, n): forward walk keeping T states, backward walk;
+//                   partials summed over groups (row-sum stages of ≤ 64 rows)
+//     dD, dΔbias    row sums of dy·u and of dRaw; dh0 = slot NT of the reverse top, transposed
+// ≈ 29 exps per (t, d, n) (≈ 37 counting each warp's longest replay; forward ≈ 6–7.5) and ≈ 67 GiB
+// moved per 2^20 tokens at ED 256, N 16, T 8 (the forward ≈ 19); on
+// the H100 at 2^20: 136–161 ms against the forward's 38–42 (3.6–3.8×; the earlier design 393 ms).
+// Costs, profile, the variants measured slower ('warp' layout, sub-chunk starts, T = 4/16) and why:
+// docs/decisions/selective-scan.md ("gpu.js backward").
+// Scheme 'hillis-steele' (N > 32 or chunk > 64, the earlier design): Hillis–Steele passes for S and P
+// and per-position replays Hprev, G of shape (NC·T, ED, N) — 2·L·ED·N floats.
 import { type GpuHandle, type GpuJsLike, kernelSettings } from '../gpujs-types.js';
 import type { SelectiveScanArgs, SelectiveScanGrads } from './ref.js';
 import {
-  chunkDeltaSumKernel, chunkSummaryKernel, deltaKernel, scanDeltaPassKernel, scanStatePassKernel, toFlat,
+  chunkDeltaSumKernel, chunkSummaryKernel, deltaKernel, idiv, integerHelpers, scanDeltaPassKernel, scanStatePassKernel, toFlat,
+  TREE_MAX_N, treeDownKernel, treeFinalKernel, treeLeafFullKernel, treeLeafKernel, treeLevels, treeTopKernel, treeUpKernel,
 } from './gpujs.js';
 
 type Thread3 = { thread: { x: number; y: number; z: number } };
 type BwdConsts = { ED: number; N: number; T: number; NC: number; LS: number; BCS: number; BO: number; CO: number; X: number };
 type K = Thread3 & { constants: BwdConsts };
 
-// ---- kernel functions (indices inline from thread ids and Integer constants; loop bounds constants) ----
+// ---- scheme 'hillis-steele' kernels (N > 32; indices inline from thread ids and Integer constants) ----
 
 /** (L, ED) grid [ED, L]: dy = dOut·silu(z). */
 export function dyKernel(this: K, dOut: number[], z: number[]): number {
@@ -249,15 +262,444 @@ export function firstSlotKernel(this: K, P: number[]): number {
   return P[this.thread.y * this.constants.N + this.thread.x];
 }
 
+
+// ---- scheme 'tree' kernels ----
+// Constants: the forward tree's (ED, N, N1 = N+1, T, LS, BCS, BO, CO, G = fan-in, CC = children,
+// NT = top groups) plus NP = N+1 (row of the params tensor [A | D]), K (chunks per dA thread), and
+// R, X, GR for the row sums. Loops have constant trip counts with the update predicated (no
+// data-dependent `break`; loads past the end are clamped by WebGPU's robust access and ignored).
+type TreeBwdConsts = {
+  ED: number; N: number; N1: number; T: number; TED: number; LS: number; BCS: number; BO: number; CO: number;
+  G: number; CC: number; NT: number; NP: number; K: number; R: number; X: number; GR: number;
+  /** sub-chunks: U tokens each, V = T/U per chunk, TU = T − U; d-blocks DB of EB channels; EDH = ED/8 */
+  U: number; V: number; TU: number; DB: number; EB: number; EDH: number;
+};
+type KT = Thread3 & { constants: TreeBwdConsts };
+
+/** (ED, N+1) grid [N+1, ED]: params row per channel, [A[d, 0..N-1], D[d]] (lets dZ stay within 7 arguments). */
+export function paramsKernel(this: KT, A: number[], D: number[]): number {
+  if (this.thread.x < this.constants.N) return A[this.thread.y * this.constants.N + this.thread.x];
+  return D[this.thread.y];
+}
+
+/**
+ * Reverse leaf, grid [ED, N, NC]: chunk c's carry-out to the state before it from a zero carry-in,
+ * g = e^{δ_t A}·(g + dy_t·C_t[n]) for t from the chunk's last token down to its first. Layout (NC, N, ED).
+ */
+export function revLeafKernel(this: KT, delta: number[], dy: number[], A: number[], BC: number[]): number {
+  const a = A[this.thread.x * this.constants.N + this.thread.y];
+  let g = 0;
+  for (let j = 0; j < this.constants.T; j++) {
+    const dl = delta[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x];
+    const dk = dy[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x];
+    const c = BC[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.BCS + this.constants.CO + this.thread.y];
+    if (this.thread.z * this.constants.T + this.constants.T - 1 - j < this.constants.LS) g = Math.exp(dl * a) * (g + dk * c);
+  }
+  return g;
+}
+
+/** revLeafKernel for LS a multiple of T: no predicate. */
+export function revLeafFullKernel(this: KT, delta: number[], dy: number[], A: number[], BC: number[]): number {
+  const a = A[this.thread.x * this.constants.N + this.thread.y];
+  let g = 0;
+  for (let j = 0; j < this.constants.T; j++) {
+    const dl = delta[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x];
+    g = Math.exp(dl * a) * (g
+      + dy[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x]
+        * BC[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.BCS + this.constants.CO + this.thread.y]);
+  }
+  return g;
+}
+
+/**
+ * Reverse up one level, grid [ED, N, count]: a group's carry-out from a zero carry-in, combining its
+ * children right to left, s = v_i + e^{A·W_i}·s (v from the reverse level below, W = Σδ from the
+ * forward tree's slot N of the same level). Layout (count, N, ED).
+ */
+export function revUpKernel(this: KT, Rc: number[], Sc: number[], A: number[]): number {
+  const a = A[this.thread.x * this.constants.N + this.thread.y];
+  let s = 0;
+  for (let i = 0; i < this.constants.G; i++) {
+    const w = Sc[((this.thread.z * this.constants.G + this.constants.G - 1 - i) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+    const v = Rc[((this.thread.z * this.constants.G + this.constants.G - 1 - i) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+    if (this.thread.z * this.constants.G + this.constants.G - 1 - i < this.constants.CC) s = v + Math.exp(a * w) * s;
+  }
+  return s;
+}
+
+/**
+ * Reverse top, grid [ED, N, NT+1]: slot j < NT = the carry entering top group j from the right, dhL
+ * walked back through groups NT−1 … j+1; slot NT = dhL walked through every group = dh0.
+ * Layout (NT+1, N, ED).
+ */
+export function revTopKernel(this: KT, Rt: number[], St: number[], A: number[], dhL: number[]): number {
+  let s = dhL[this.thread.x * this.constants.N + this.thread.y];
+  const a = A[this.thread.x * this.constants.N + this.thread.y];
+  for (let i = 0; i < this.constants.NT; i++) {
+    const w = St[((this.constants.NT - 1 - i) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+    const v = Rt[((this.constants.NT - 1 - i) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+    if (this.constants.NT - 1 - i > this.thread.z || this.thread.z === this.constants.NT) s = v + Math.exp(a * w) * s;
+  }
+  return s;
+}
+
+/**
+ * Reverse down one level, grid [ED, N, CC] (z = child c, parent p = ⌊c/G⌋): the carry entering child c
+ * from the right = the parent's, walked back through the siblings after c. Layout (CC, N, ED); at
+ * level 0, P[c] = what enters chunk c from later tokens (dhL included).
+ */
+export function revDownKernel(this: KT, Rp: number[], Rc: number[], Sc: number[], A: number[]): number {
+  let s = Rp[(idiv(this.thread.z, this.constants.G) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+  const a = A[this.thread.x * this.constants.N + this.thread.y];
+  for (let i = 0; i < this.constants.G; i++) {
+    const w = Sc[((idiv(this.thread.z, this.constants.G) * this.constants.G + this.constants.G - 1 - i) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+    const v = Rc[((idiv(this.thread.z, this.constants.G) * this.constants.G + this.constants.G - 1 - i) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+    if (idiv(this.thread.z, this.constants.G) * this.constants.G + this.constants.G - 1 - i > this.thread.z
+      && idiv(this.thread.z, this.constants.G) * this.constants.G + this.constants.G - 1 - i < this.constants.CC) s = v + Math.exp(a * w) * s;
+  }
+  return s;
+}
+
+/** Row sums, grid [X, ⌈R/GR⌉]: out[r, x] = Σ_{i<GR} M[r·GR + i, x] over rows < R. */
+export function rowSumKernel(this: KT, M: number[]): number {
+  let s = 0;
+  for (let i = 0; i < this.constants.GR; i++) {
+    const v = M[(this.thread.y * this.constants.GR + i) * this.constants.X + this.thread.x];
+    if (this.thread.y * this.constants.GR + i < this.constants.R) s += v;
+  }
+  return s;
+}
+
+/** First stage of Σ_t P·Q, grid [X, ⌈R/GR⌉]: out[r, x] = Σ_i P[r·GR + i, x]·Q[r·GR + i, x] (dD = Σ_t dy·u). */
+export function rowDotKernel(this: KT, P: number[], Q: number[]): number {
+  let s = 0;
+  for (let i = 0; i < this.constants.GR; i++) {
+    const v = P[(this.thread.y * this.constants.GR + i) * this.constants.X + this.thread.x] * Q[(this.thread.y * this.constants.GR + i) * this.constants.X + this.thread.x];
+    if (this.thread.y * this.constants.GR + i < this.constants.R) s += v;
+  }
+  return s;
+}
+
+/** Last stage, grid [X]: Σ of the R ≤ GR rows. */
+export function rowSumFinalKernel(this: KT, M: number[]): number {
+  let s = 0;
+  for (let i = 0; i < this.constants.GR; i++) {
+    const v = M[i * this.constants.X + this.thread.x];
+    if (i < this.constants.R) s += v;
+  }
+  return s;
+}
+
+/** Last stage of dA, grid [ED·N] (x = d·N + n): Σ of the R ≤ GR rows of (R, N, ED) partials, transposed to (ED, N). */
+export function rowSumFinalTKernel(this: KT, M: number[]): number {
+  let s = 0;
+  for (let i = 0; i < this.constants.GR; i++) {
+    const v = M[(i * this.constants.N + this.thread.x - idiv(this.thread.x, this.constants.N) * this.constants.N) * this.constants.ED + idiv(this.thread.x, this.constants.N)];
+    if (i < this.constants.R) s += v;
+  }
+  return s;
+}
+
+/**
+ * Forward tree, last level down fused with the sub-chunk walk, grid [ED, N, NC·V] (z = c·V + v): the
+ * state entering sub-chunk v (tokens c·T + v·U …) of chunk c = the parent's start walked through the
+ * siblings before chunk c (leaf summaries), then through tokens c·T … c·T + v·U − 1. With no tree
+ * level (NC ≤ 64) the parent is the top (G = 1: no siblings). Layout (NC·V, N, ED).
+ */
+export function downSubKernel(this: KT, Sp: number[], Sc: number[], delta: number[], u: number[], A: number[], BC: number[]): number {
+  const a = A[this.thread.x * this.constants.N + this.thread.y];
+  let s = Sp[(idiv(idiv(this.thread.z, this.constants.V), this.constants.G) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+  for (let i = 0; i < this.constants.G; i++) {
+    const w = Sc[((idiv(idiv(this.thread.z, this.constants.V), this.constants.G) * this.constants.G + i) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+    const v = Sc[((idiv(idiv(this.thread.z, this.constants.V), this.constants.G) * this.constants.G + i) * this.constants.N1 + this.thread.y) * this.constants.ED + this.thread.x];
+    if (idiv(idiv(this.thread.z, this.constants.V), this.constants.G) * this.constants.G + i < idiv(this.thread.z, this.constants.V)) s = Math.exp(a * w) * s + v;
+  }
+  for (let k = 0; k < this.constants.TU; k++) {
+    if (k < (this.thread.z - idiv(this.thread.z, this.constants.V) * this.constants.V) * this.constants.U) {
+      const dl = delta[(idiv(this.thread.z, this.constants.V) * this.constants.T + k) * this.constants.ED + this.thread.x];
+      s = Math.exp(dl * a) * s + dl * u[(idiv(this.thread.z, this.constants.V) * this.constants.T + k) * this.constants.ED + this.thread.x]
+        * BC[(idiv(this.thread.z, this.constants.V) * this.constants.T + k) * this.constants.BCS + this.constants.BO + this.thread.y];
+    }
+  }
+  return s;
+}
+
+/**
+ * Reverse tree, last level down fused with the sub-chunk walk, grid [ED, N, NC·V]: the carry entering
+ * sub-chunk v of chunk c from the right = the parent's carry walked back through the siblings after c,
+ * then through tokens from the chunk's end down to c·T + (v+1)·U. Layout (NC·V, N, ED).
+ */
+export function revDownSubKernel(this: KT, Rp: number[], Rc: number[], Sc: number[], delta: number[], dy: number[], A: number[], BC: number[]): number {
+  const a = A[this.thread.x * this.constants.N + this.thread.y];
+  let s = Rp[(idiv(idiv(this.thread.z, this.constants.V), this.constants.G) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+  for (let i = 0; i < this.constants.G; i++) {
+    const w = Sc[((idiv(idiv(this.thread.z, this.constants.V), this.constants.G) * this.constants.G + this.constants.G - 1 - i) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+    const v = Rc[((idiv(idiv(this.thread.z, this.constants.V), this.constants.G) * this.constants.G + this.constants.G - 1 - i) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+    if (idiv(idiv(this.thread.z, this.constants.V), this.constants.G) * this.constants.G + this.constants.G - 1 - i > idiv(this.thread.z, this.constants.V)
+      && idiv(idiv(this.thread.z, this.constants.V), this.constants.G) * this.constants.G + this.constants.G - 1 - i < this.constants.CC) s = v + Math.exp(a * w) * s;
+  }
+  for (let j = 0; j < this.constants.TU; j++) {
+    if (this.constants.T - 1 - j >= (this.thread.z - idiv(this.thread.z, this.constants.V) * this.constants.V + 1) * this.constants.U
+      && idiv(this.thread.z, this.constants.V) * this.constants.T + this.constants.T - 1 - j < this.constants.LS) {
+      const dl = delta[(idiv(this.thread.z, this.constants.V) * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x];
+      s = Math.exp(dl * a) * (s + dy[(idiv(this.thread.z, this.constants.V) * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x]
+        * BC[(idiv(this.thread.z, this.constants.V) * this.constants.T + this.constants.T - 1 - j) * this.constants.BCS + this.constants.CO + this.thread.y]);
+    }
+  }
+  return s;
+}
+
+/** (NCs·U, N) grid [N, U, NCs]: Σ over the DB d-block partials (layout (t, DB, N)) of dB or dC. */
+export function blockSumKernel(this: KT, M: number[]): number {
+  let s = 0;
+  for (let b = 0; b < this.constants.DB; b++) {
+    s += M[((this.thread.z * this.constants.T + this.thread.y) * this.constants.DB + b) * this.constants.N + this.thread.x];
+  }
+  return s;
+}
+
+/** Largest chunk the scalar-register kernels are generated for (beyond: scheme 'hillis-steele'). */
+export const BWD_TREE_MAX_T = 64;
+
+/**
+ * Grid layouts of the per-position kernels over NCs sub-chunks of U tokens (both write the (NCs·U, W)
+ * row-major layout):
+ * '3d': (t, d) kernels [ED, U, NCs] (x = d, y = position k, z = sub-chunk: no division; a warp of 8×4
+ * threads spans 4 positions and runs the longest of their replays); (t, n) kernels [N, U, NCs] looping
+ * over every d.
+ * 'warp' (needs 8 | ED; warps uniform in k when 32 | ED): (t, d) kernels [8, U·ED/8, NCs] with
+ * d = (y mod ED/8)·8 + x, k = ⌊y / (ED/8)⌋, so a warp is 32 channels of one position; (t, n) kernels
+ * [N, U·DB, NCs] with k = ⌊y / DB⌋, d-block b = y mod DB looping over d = j·DB + b (a warp is 8 n × 4
+ * blocks of one position, its 4 d's adjacent), then a sum over the DB partials.
+ */
+export type BwdLayout = '3d' | 'warp';
+/** d-blocks of the 'warp' layout's (t, n) kernels (a multiple of 4: 4 rows of a warp share k). */
+export const BWD_DBLOCKS = 8;
+
+function layoutExprs(layout: BwdLayout, W: 'ED' | 'N') {
+  const c = 'this.constants';
+  if (layout === '3d') return { col: 'this.thread.x', pos: 'this.thread.y', chunk: 'this.thread.z', blk: '0' };
+  const H = W === 'ED' ? `${c}.EDH` : `${c}.DB`;
+  const pos = `idiv(this.thread.y, ${H})`;
+  const rest = `(this.thread.y - ${pos} * ${H})`;
+  return W === 'ED'
+    ? { col: `(${rest} * 8 + this.thread.x)`, pos, chunk: 'this.thread.z', blk: '0' }
+    : { col: 'this.thread.x', pos, chunk: 'this.thread.z', blk: rest };
+}
+function layoutOf(layout: BwdLayout, W: 'ED' | 'N') {
+  const e = layoutExprs(layout, W);
+  const t0 = `${e.chunk} * this.constants.T`;
+  return { ...e, t0, t: `(${t0} + ${e.pos})` };
+}
+
+/** Grid of a per-position kernel over NCs sub-chunks of U tokens, W columns (ED, or N with `blocks` d-blocks). */
+export function bwdGrid(layout: BwdLayout, W: number, U: number, NCs: number, blocks = 1): number[] {
+  if (layout === '3d') return [W, U, NCs];
+  return blocks > 1 ? [W, U * blocks, NCs] : [8, (U * W) / 8, NCs];
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * gpu.js sources of the tree scheme's per-position kernels, generated for N states (scalar locals:
+ * gpu.js local arrays hold ≤ 4 values), replay chunks of T tokens (the sub-chunk U of the driver: the
+ * constants passed in say T = U), a grid layout and whether the segment is a whole number of chunks
+ * (`full`: no token predicate in the backward replays). Follows selectiveScanBackwardRef:
+ * h_t = e^{δA}h_{t-1} + δ·B_t·u_t forward from S[c]; g_t = dy_t·C_t + e^{δ_{t+1}A}·g_{t+1} backward from
+ * P[c]; per-(t, d): dZ, dU, dRaw, δ, dy; per-(t, n): dC, dB (partials per d-block in 'warp'); per
+ * (group of K chunks, d, n): dA. `hoist`: the replays of dZ, dU, dRaw load B_k / C_k before the
+ * predicate instead of inside it.
+ */
+export function bwdTreeSources(N: number, T: number, layout: BwdLayout, full: boolean, hoist = false) {
+  if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan backward: tree kernels generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
+  if (!(Number.isInteger(T) && T >= 1 && T <= BWD_TREE_MAX_T)) throw new RangeError(`selective scan backward: tree kernels generated for 1 ≤ T ≤ ${BWD_TREE_MAX_T}, got ${T}`);
+  const c = 'this.constants';
+  const ns = range(N), ks = range(T);
+  const E = layoutOf(layout, 'ED');
+  const d = E.col;
+  const row = (k: string) => `(${E.t0} + ${k}) * ${c}.ED + ${d}`; // (t0 + k, d)
+  const at = `${E.t} * ${c}.ED + ${d}`; // (t, d)
+  const bc = (k: string, off: 'BO' | 'CO', n: string | number) => `BC[(${E.t0} + ${k}) * ${c}.BCS + ${c}.${off} + ${n}]`;
+  const bct = (off: 'BO' | 'CO', n: string | number) => `BC[${E.t} * ${c}.BCS + ${c}.${off} + ${n}]`;
+  const live = (k: string) => (full ? '' : ` && ${E.t0} + ${k} < ${c}.LS`);
+  const flat = at;
+  const loadStates = (v: string, arr: string) => ns.map((n) => `  let ${v}${n} = ${arr}[(${E.chunk} * ${c}.N + ${n}) * ${c}.ED + ${d}];`);
+  const loadA = ns.map((n) => `  const a${n} = PD[${d} * ${c}.NP + ${n}];`);
+  /** forward replay over k (< or ≤ p): h_n = e^{δA}·h_n + δ·u·B_k[n] */
+  const fwdLoop = (cmp: '<' | '<=') => [
+    `  for (let k = 0; k < ${c}.T; k++) {`,
+    `    const dl = delta[${row('k')}];`,
+    `    const du = dl * u[${row('k')}];`,
+    ...(hoist ? ns.map((n) => `    const b${n} = ${bc('k', 'BO', n)};`) : []),
+    `    if (k ${cmp} p) {`,
+    ...ns.map((n) => `      h${n} = Math.exp(dl * a${n}) * h${n} + du * ${hoist ? `b${n}` : bc('k', 'BO', n)};`),
+    '    }',
+    '  }',
+  ];
+  /** backward replay over k > p from the chunk's end: g_n = e^{δA}·(g_n + dy·C_k[n]) */
+  const bwdLoop = [
+    `  for (let j = 0; j < ${c}.T; j++) {`,
+    `    const dl = delta[${row(`${c}.T - 1 - j`)}];`,
+    `    const dk = dy[${row(`${c}.T - 1 - j`)}];`,
+    ...(hoist ? ns.map((n) => `    const c${n} = ${bc(`${c}.T - 1 - j`, 'CO', n)};`) : []),
+    `    if (${c}.T - 1 - j > p${live(`${c}.T - 1 - j`)}) {`,
+    ...ns.map((n) => `      g${n} = Math.exp(dl * a${n}) * (g${n} + dk * ${hoist ? `c${n}` : bc(`${c}.T - 1 - j`, 'CO', n)});`),
+    '    }',
+    '  }',
+  ];
+  const delta = [
+    'function bwdDeltaKernel(raw, bias) {',
+    `  const x = raw[${flat}] + bias[${d}];`,
+    '  if (x > 20) return x;',
+    '  const e = Math.exp(-Math.abs(x));',
+    '  const w = 1 + e;',
+    '  let l = e;',
+    '  if (w !== 1) l = (Math.log(w) * e) / (w - 1);',
+    '  return Math.max(x, 0) + l;',
+    '}',
+  ].join('\n');
+  const dy = [
+    'function bwdDyKernel(dOut, z) {',
+    `  const zt = z[${flat}];`,
+    `  return (dOut[${flat}] * zt) / (1 + Math.exp(-zt));`,
+    '}',
+  ].join('\n');
+  const dZ = [
+    'function bwdDZKernel(delta, u, PD, BC, z, dOut, S) {',
+    `  const p = ${E.pos};`,
+    ...loadStates('h', 'S'), ...loadA, ...fwdLoop('<='),
+    `  let y = PD[${d} * ${c}.NP + ${c}.N] * u[${at}];`,
+    ...ns.map((n) => `  y += ${bct('CO', n)} * h${n};`),
+    `  const zt = z[${at}];`,
+    '  const sz = 1 / (1 + Math.exp(-zt));',
+    `  return dOut[${at}] * y * sz * (1 + zt * (1 - sz));`,
+    '}',
+  ].join('\n');
+  const dU = [
+    'function bwdDUKernel(delta, dy, PD, BC, P) {',
+    `  const p = ${E.pos};`,
+    ...loadStates('g', 'P'), ...loadA, ...bwdLoop,
+    `  const dyt = dy[${at}];`,
+    '  let s = 0;',
+    ...ns.map((n) => `  s += (g${n} + dyt * ${bct('CO', n)}) * ${bct('BO', n)};`),
+    `  return dyt * PD[${d} * ${c}.NP + ${c}.N] + delta[${at}] * s;`,
+    '}',
+  ].join('\n');
+  const dRaw = [
+    'function bwdDRawKernel(delta, u, PD, BC, dy, S, P) {',
+    `  const p = ${E.pos};`,
+    ...loadStates('h', 'S'), ...loadStates('g', 'P'), ...loadA, ...fwdLoop('<'), ...bwdLoop,
+    `  const dlt = delta[${at}];`,
+    `  const ut = u[${at}];`,
+    `  const dyt = dy[${at}];`,
+    '  let s = 0;',
+    ...ns.map((n) => `  s += (g${n} + dyt * ${bct('CO', n)}) * (a${n} * Math.exp(dlt * a${n}) * h${n} + ${bct('BO', n)} * ut);`),
+    // softplus'(x) = σ(x) = 1 − e^{−softplus(x)}; a series below 0.01 keeps its relative precision
+    '  let sp = 1 - Math.exp(-dlt);',
+    '  if (dlt < 0.01) sp = dlt * (1 - dlt * (0.5 - dlt / 6));',
+    '  return s * sp;',
+    '}',
+  ].join('\n');
+  // per-(t, n) kernels: x = n, loop over d (every d, or d-block b's d = j·DB + b) with one state;
+  // B or C of the chunk preloaded
+  const F = layoutOf(layout, 'N');
+  const nn = F.col;
+  const blocks = layout === 'warp';
+  const dv = blocks ? `(j * ${c}.DB + ${F.blk})` : 'd';
+  const loopD = blocks ? `  for (let j = 0; j < ${c}.EB; j++) {` : `  for (let d = 0; d < ${c}.ED; d++) {`;
+  const guard = (body: string[]) => body;
+  const rowD = (k: number | string) => `(${F.t0} + ${k}) * ${c}.ED + ${dv}`;
+  const atD = `${F.t} * ${c}.ED + ${dv}`;
+  const liveN = (k: number) => (full ? '' : ` && ${F.t0} + ${k} < ${c}.LS`);
+  const dC = [
+    'function bwdDCKernel(dy, delta, u, A, BC, S) {',
+    `  const p = ${F.pos};`,
+    ...ks.map((k) => `  const b${k} = BC[(${F.t0} + ${k}) * ${c}.BCS + ${c}.BO + ${nn}];`),
+    '  let s = 0;',
+    loopD,
+    ...guard([
+      `    const a = A[${dv} * ${c}.N + ${nn}];`,
+      `    let h = S[(${F.chunk} * ${c}.N + ${nn}) * ${c}.ED + ${dv}];`,
+      ...ks.map((k) => `    const dl${k} = delta[${rowD(k)}];\n    const u${k} = u[${rowD(k)}];\n    if (${k} <= p) h = Math.exp(dl${k} * a) * h + dl${k} * u${k} * b${k};`),
+      `    s += dy[${atD}] * h;`,
+    ]),
+    '  }',
+    '  return s;',
+    '}',
+  ].join('\n');
+  const dB = [
+    'function bwdDBKernel(delta, u, dy, A, BC, P) {',
+    `  const p = ${F.pos};`,
+    ...ks.map((k) => `  const c${k} = BC[(${F.t0} + ${k}) * ${c}.BCS + ${c}.CO + ${nn}];`),
+    `  const ct = BC[${F.t} * ${c}.BCS + ${c}.CO + ${nn}];`,
+    '  let s = 0;',
+    loopD,
+    ...guard([
+      `    const a = A[${dv} * ${c}.N + ${nn}];`,
+      `    let g = P[(${F.chunk} * ${c}.N + ${nn}) * ${c}.ED + ${dv}];`,
+      ...ks.slice().reverse().map((k) => `    const dl${k} = delta[${rowD(k)}];\n    const y${k} = dy[${rowD(k)}];\n    if (${k} > p${liveN(k)}) g = Math.exp(dl${k} * a) * (g + y${k} * c${k});`),
+      `    s += (g + dy[${atD}] * ct) * delta[${atD}] * u[${atD}];`,
+    ]),
+    '  }',
+    '  return s;',
+    '}',
+  ].join('\n');
+  // dA: grid [ED, N, ⌈NC/K⌉]; chunk (z·K + q); forward walk keeps δ_k, e^{δ_k A}, h_{k-1} in scalars
+  const ch = `(this.thread.z * ${c}.K + q)`;
+  const rowA = (k: number) => `(${ch} * ${c}.T + ${k}) * ${c}.ED + this.thread.x`;
+  const dA = [
+    'function bwdDAKernel(delta, u, dy, A, BC, S, P) {',
+    `  const a = A[this.thread.x * ${c}.N + this.thread.y];`,
+    '  let s = 0;',
+    `  for (let q = 0; q < ${c}.K; q++) {`,
+    `    let h = S[(${ch} * ${c}.N + this.thread.y) * ${c}.ED + this.thread.x];`,
+    ...ks.flatMap((k) => [
+      `    const l${k} = delta[${rowA(k)}];`,
+      `    const e${k} = Math.exp(l${k} * a);`,
+      `    const p${k} = h;`,
+      `    h = e${k} * h + l${k} * u[${rowA(k)}] * BC[(${ch} * ${c}.T + ${k}) * ${c}.BCS + ${c}.BO + this.thread.y];`,
+    ]),
+    `    let g = P[(${ch} * ${c}.N + this.thread.y) * ${c}.ED + this.thread.x];`,
+    ...ks.slice().reverse().map((k) => [
+      `    if (${ch} * ${c}.T + ${k} < ${c}.LS) {`,
+      `      g += dy[${rowA(k)}] * BC[(${ch} * ${c}.T + ${k}) * ${c}.BCS + ${c}.CO + this.thread.y];`,
+      `      s += g * l${k} * e${k} * p${k};`,
+      `      g = e${k} * g;`,
+      '    }',
+    ].join('\n')),
+    '  }',
+    '  return s;',
+    '}',
+  ].join('\n');
+  return { delta, dy, dZ, dU, dRaw, dC, dB, dA };
+}
+
 // ---- host-side driver ----
+
+export type BwdScheme = 'tree' | 'hillis-steele';
 
 export interface GpuScanBackwardOptions {
   ED: number;
   N: number;
-  /** tokens per chunk (default 16) */
+  /** tokens per chunk (default 8 for 'tree', as the forward; 16 for 'hillis-steele') */
   chunk?: number;
   /** largest storage binding in bytes (default 128 MiB, lavapipe's limit) */
   maxBindingBytes?: number;
+  /** 'tree' (default where N ≤ 32 and chunk ≤ 64) or the earlier 'hillis-steele' (any N) */
+  scheme?: BwdScheme;
+  /**
+   * tree: grid layout of the per-position kernels (default '3d'; 'warp' needs 8 | ED), replay
+   * sub-chunk U (default = chunk: none; must divide chunk), (sub-)chunks per dA thread (default 16),
+   * `hoist` B/C loads ahead of the replay predicate (default false).
+   * The defaults were fastest on the H100 (docs/decisions/selective-scan.md); the others are kept,
+   * tested, for benchmarks.
+   */
+  tune?: { layout?: BwdLayout; sub?: number; dAChunks?: number; hoist?: boolean };
+}
+
+/** Options of one call: `profile` is awaited after each stage with its name (a profiler syncs there). */
+export interface GpuScanBackwardRunOptions {
+  profile?: (stage: string) => Promise<void>;
 }
 
 /** A gpu.js device handle (webgpu `pipeline` result): what `runDevice` takes and returns. */
@@ -302,38 +744,156 @@ const handleSize = (x: unknown): number | null => {
 type Tensor = unknown; // Float32Array (host path) or a device handle
 interface Inputs { u: Tensor; raw: Tensor; z: Tensor; BC: Tensor; A: Tensor; D: Tensor; bias: Tensor; h0: Tensor; dOut: Tensor; dhL: Tensor }
 
+/** Rows per thread of the row-sum stages (dA over chunk groups, dD and dΔbias over tokens). */
+const SUM_ROWS = 64;
+
+/**
+ * Longest L one tree-scheme call accepts (chunks of T tokens, sub-chunks of U, DB d-blocks): the
+ * (⌈L/T⌉·T, ED) tensors, the (NC, N+1, ED) tree leaf, the (NC·T/U, N, ED) sub-chunk states and carries
+ * and the (⌈L/T⌉·T·DB, N) d-block partials each fit one binding; NC·T/U ≤ 65,535 (grid z of the
+ * per-position kernels; NC ≤ 65,535 for the tree's); flat indices t·ED + d stay below 2^31 (i32).
+ */
+export function treeBackwardMaxLength(ED: number, N: number, T: number, maxBindingBytes: number, U = T, DB = 1): number {
+  const maxElems = Math.floor(maxBindingBytes / 4);
+  const V = T / U;
+  const chunks = Math.floor(Math.min(maxElems / (T * ED), maxElems / ((N + 1) * ED), maxElems / (V * N * ED), maxElems / (T * DB * N), 65535 / V, (2 ** 31 - 1) / (T * ED)));
+  return Math.max(0, chunks * T);
+}
+
 export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScanBackwardOptions) {
   const { ED, N } = opts;
-  const T = opts.chunk ?? 16;
+  const treeFits = (T: number) => N <= TREE_MAX_N && T <= BWD_TREE_MAX_T;
+  const scheme: BwdScheme = opts.scheme ?? (treeFits(opts.chunk ?? 8) ? 'tree' : 'hillis-steele');
+  const T = opts.chunk ?? (scheme === 'tree' ? 8 : 16);
   if (!(Number.isInteger(T) && T > 0)) throw new RangeError(`selective scan backward: chunk = ${T} must be a positive integer`);
+  if (scheme === 'tree' && !treeFits(T)) throw new RangeError(`selective scan backward: scheme 'tree' needs N ≤ ${TREE_MAX_N} and chunk ≤ ${BWD_TREE_MAX_T} (got N=${N}, chunk=${T}); use 'hillis-steele'`);
+  const layout: BwdLayout = opts.tune?.layout ?? '3d';
+  if (layout === 'warp' && ED % 8 !== 0) throw new RangeError(`selective scan backward: layout 'warp' needs ED a multiple of 8 (got ${ED})`);
+  const U = opts.tune?.sub ?? T;
+  if (!(Number.isInteger(U) && U >= 1 && T % U === 0)) throw new RangeError(`selective scan backward: sub-chunk ${U} must divide chunk ${T}`);
+  const DB = layout === 'warp' ? BWD_DBLOCKS : 1;
+  const DAK = opts.tune?.dAChunks ?? 16;
+  if (!(Number.isInteger(DAK) && DAK >= 1)) throw new RangeError(`selective scan backward: dAChunks = ${DAK} must be a positive integer`);
   const maxBindingBytes = opts.maxBindingBytes ?? 128 * 2 ** 20;
-  /** Longest L one call accepts: the (⌈L/T⌉·T, ED, N) replays must fit a binding, NC+1 ≤ 65,535 grid rows. */
-  const maxLength = Math.max(0, Math.min(Math.floor(maxBindingBytes / 4 / (ED * N * T)), Math.floor(maxBindingBytes / 4 / (2 * N * T)), 65534) * T);
+  /**
+   * Longest L one call accepts. 'hillis-steele': the (⌈L/T⌉·T, ED, N) replays must fit a binding,
+   * NC+1 ≤ 65,535 grid rows. 'tree': treeBackwardMaxLength (no (L, ED, N) tensor).
+   */
+  const maxLength = scheme === 'tree'
+    ? treeBackwardMaxLength(ED, N, T, maxBindingBytes, U, DB)
+    : Math.max(0, Math.min(Math.floor(maxBindingBytes / 4 / (ED * N * T)), Math.floor(maxBindingBytes / 4 / (2 * N * T)), 65534) * T);
   const cache = new Map<string, any>();
   const kinds = (xs: unknown[]) => xs.map((x) => (isHandle(x) ? 'h' : ArrayBuffer.isView(x) ? 'a' : 'n')).join('');
+  const sources = new Map<boolean, ReturnType<typeof bwdTreeSources>>();
+  const treeSources = (full: boolean) => {
+    let s = sources.get(full);
+    if (!s) sources.set(full, (s = bwdTreeSources(N, U, layout, full, opts.tune?.hoist ?? false)));
+    return s;
+  };
 
   /**
    * Builds (once per shape, role, argument kinds and immutability) and calls a kernel; every output
    * stays on the device. `keep`: a fresh output buffer per call (results handed to the caller).
+   * `fn` is a function or gpu.js source text; `extra` adds settings (argumentTypes, functions).
    */
-  function call(role: string, fn: Function, output: number[], c: BwdConsts, args: unknown[], argumentTypes?: Record<string, string>, keep = false) {
+  function call(role: string, fn: Function | string, output: number[], c: Record<string, number>, args: unknown[], extra: Record<string, unknown> = {}, keep = false) {
     const key = `${role}|${output.join('x')}|${JSON.stringify(c)}|${kinds(args)}|${keep}`;
     let k = cache.get(key);
     if (!k) {
-      k = gpu.createKernel(fn, { ...kernelSettings(output, c as unknown as Record<string, number>), pipeline: true, immutable: keep, ...(argumentTypes ? { argumentTypes } : {}) });
+      k = gpu.createKernel(fn as Function, { ...kernelSettings(output, c), pipeline: true, immutable: keep, ...extra });
       cache.set(key, k);
     }
     return k(...args);
   }
+  const noProfile = async () => {};
 
-  /**
-   * All stages for one sequence of L ≥ 1 tokens. Intermediates live in kernel-owned buffers reused by
-   * the next call (calls are queued); `keep` makes the nine gradients fresh immutable buffers.
-   */
-  async function stages(L: number, a: Inputs, bc: { BCS: number; BO: number; CO: number }, keep: boolean) {
+  /** Tree scheme, one sequence of L ≥ 1 tokens (see the header). */
+  async function treeStages(L: number, a: Inputs, bc: { BCS: number; BO: number; CO: number }, keep: boolean, profile: (stage: string) => Promise<void>) {
+    const NC = Math.ceil(L / T);
+    const V = T / U, NCs = NC * V; // sub-chunks of U tokens: what the per-position kernels replay from
+    const src = treeSources(L % U === 0);
+    const { counts, fanIn } = treeLevels(NC);
+    const top = counts.length - 1;
+    const base: TreeBwdConsts = {
+      ED, N, N1: N + 1, T, TED: T * ED, LS: L, ...bc, G: 0, CC: 0, NT: counts[top], NP: N + 1, K: DAK, R: 0, X: 0, GR: SUM_ROWS,
+      U, V, TU: T - U, DB, EB: Math.floor(ED / DB), EDH: Math.floor(ED / 8),
+    };
+    const level = (l: number) => ({ ...base, G: fanIn[l - 1], CC: counts[l - 1] });
+    const sub = { ...base, T: U, TED: U * ED }; // constants of the per-position kernels: chunk = sub-chunk
+    const fns = { functions: integerHelpers };
+    const lay = layout === 'warp' ? fns : {};
+    const gED = bwdGrid(layout, ED, U, NCs), gN = bwdGrid(layout, N, U, NCs, DB);
+    const PD = await call('params', paramsKernel, [N + 1, ED], base, [a.A, a.D]); // (ED, N+1)
+    const delta = await call('delta', src.delta, gED, sub, [a.raw, a.bias], lay); // (NC·T, ED)
+    const dy = await call('dy', src.dy, gED, sub, [a.dOut, a.z], lay); // (NC·T, ED)
+    await profile('delta, dy');
+    // forward tree (gpujs.ts kernels) down to the level above the chunks; its last step (to the chunks,
+    // or to the sub-chunks) comes below
+    const sums: unknown[] = [await call('leaf', L % T === 0 ? treeLeafFullKernel : treeLeafKernel, [ED, N + 1, NC], base, [delta, a.u, a.A, a.BC])]; // (NC, N+1, ED)
+    for (let l = 1; l <= top; l++) sums.push(await call(`up${l}`, treeUpKernel, [ED, N + 1, counts[l]], level(l), [sums[l - 1], a.A]));
+    let S = await call('top', treeTopKernel, [ED, N, counts[top] + 1], base, [sums[top], a.A, a.h0]); // (NT+1, N, ED)
+    for (let l = top; l >= (V > 1 ? 2 : 1); l--) S = await call(`down${l}`, treeDownKernel, [ED, N, counts[l - 1]], level(l), [S, sums[l - 1], a.A], fns);
+    // S (NC·V, N, ED): state entering each sub-chunk (V = 1: each chunk)
+    if (V > 1) S = await call('downSub', downSubKernel, [ED, N, NCs], top >= 1 ? level(1) : { ...base, G: 1, CC: NC }, [S, sums[0], delta, a.u, a.A, a.BC], fns);
+    await profile('forward tree');
+    // reverse tree: P = carry entering each sub-chunk from the right; slot NT of its top = dh0
+    const rs: unknown[] = [await call('rleaf', L % T === 0 ? revLeafFullKernel : revLeafKernel, [ED, N, NC], base, [delta, dy, a.A, a.BC])]; // (NC, N, ED)
+    for (let l = 1; l <= top; l++) rs.push(await call(`rup${l}`, revUpKernel, [ED, N, counts[l]], level(l), [rs[l - 1], sums[l - 1], a.A]));
+    const rtop = await call('rtop', revTopKernel, [ED, N, counts[top] + 1], base, [rs[top], sums[top], a.A, a.dhL]); // (NT+1, N, ED)
+    let P = rtop;
+    for (let l = top; l >= (V > 1 ? 2 : 1); l--) P = await call(`rdown${l}`, revDownKernel, [ED, N, counts[l - 1]], level(l), [P, rs[l - 1], sums[l - 1], a.A], fns);
+    if (V > 1) P = await call('rdownSub', revDownSubKernel, [ED, N, NCs], top >= 1 ? level(1) : { ...base, G: 1, CC: NC }, [P, rs[0], sums[0], delta, dy, a.A, a.BC], fns); // (NC·V, N, ED)
+    const dh0 = await call('dh0', treeFinalKernel, [N, ED], base, [rtop], {}, keep); // (ED, N)
+    await profile('reverse tree');
+    // per-position gradients, replayed from S and P in registers over sub-chunks of U tokens
+    const dZ = await call('dZ', src.dZ, gED, sub, [delta, a.u, PD, a.BC, a.z, a.dOut, S], lay, keep);
+    await profile('dZ');
+    const dU = await call('dU', src.dU, gED, sub, [delta, dy, PD, a.BC, P], lay, keep);
+    await profile('dU');
+    const dRaw = await call('dRaw', src.dRaw, gED, sub, [delta, a.u, PD, a.BC, dy, S, P], lay, keep);
+    await profile('dDeltaRaw');
+    // dC, dB: (NCs·U, N); with d-blocks, (NCs·U, DB, N) partials then a sum over the blocks
+    const perN = async (name: string, fn: string, args: unknown[]) => {
+      if (DB === 1) return call(name, fn, gN, sub, args, lay, keep);
+      const part = await call(`${name}p`, fn, gN, sub, args, lay);
+      return call(name, blockSumKernel, [N, U, NCs], sub, [part], {}, keep);
+    };
+    const dC = await perN('dC', src.dC, [dy, delta, a.u, a.A, a.BC, S]);
+    await profile('dC');
+    const dB = await perN('dB', src.dB, [delta, a.u, dy, a.A, a.BC, P]);
+    await profile('dB');
+    // dA: per (group of K sub-chunks, d, n) partials, then row sums down to ≤ SUM_ROWS rows, transposed to (ED, N)
+    let R = Math.ceil(NCs / DAK);
+    let M = await call('dAp', src.dA, [ED, N, R], sub, [delta, a.u, dy, a.A, a.BC, S, P]); // (R, N, ED)
+    for (let s = 0; R > SUM_ROWS; s++) {
+      M = await call(`dAs${s}`, rowSumKernel, [ED * N, Math.ceil(R / SUM_ROWS)], { ...base, R, X: ED * N }, [M]);
+      R = Math.ceil(R / SUM_ROWS);
+    }
+    const dA = await call('dA', rowSumFinalTKernel, [ED * N], { ...base, R, X: ED * N }, [M], fns, keep); // (ED, N)
+    await profile('dA');
+    // dD = Σ_t dy·u and dΔbias = Σ_t dRaw over the L real rows
+    const colSum = async (name: string, first: unknown) => {
+      let rows = Math.ceil(L / SUM_ROWS);
+      let m = first;
+      for (let s = 0; rows > SUM_ROWS; s++) {
+        m = await call(`${name}s${s}`, rowSumKernel, [ED, Math.ceil(rows / SUM_ROWS)], { ...base, R: rows, X: ED }, [m]);
+        rows = Math.ceil(rows / SUM_ROWS);
+      }
+      return call(name, rowSumFinalKernel, [ED], { ...base, R: rows, X: ED }, [m], {}, keep);
+    };
+    const dD = await colSum('dD', await call('dDp', rowDotKernel, [ED, Math.ceil(L / SUM_ROWS)], { ...base, R: L, X: ED }, [dy, a.u]));
+    const dDeltaBias = await colSum('dBias', await call('dBiasp', rowSumKernel, [ED, Math.ceil(L / SUM_ROWS)], { ...base, R: L, X: ED }, [dRaw]));
+    await profile('dD, dDeltaBias');
+    return { dU, dDeltaRaw: dRaw, dZ, dB, dC, dA, dD, dDeltaBias, dh0 };
+  }
+
+  /** Scheme 'hillis-steele': every stage for one sequence of L ≥ 1 tokens. */
+  async function hsStages(L: number, a: Inputs, bc: { BCS: number; BO: number; CO: number }, keep: boolean, profile: (stage: string) => Promise<void>) {
     const NC = Math.ceil(L / T);
     const c: BwdConsts = { ED, N, T, NC, LS: L, ...bc, X: 0 };
-    const pass = (P: string): Record<string, string> => (P === 'S' ? { S: 'Array', W: 'Array', A: 'Array', k: 'Integer' } : P === 'P' ? { P: 'Array', W: 'Array', A: 'Array', k: 'Integer' } : { W: 'Array', k: 'Integer' });
+    const pass = (P: string): { argumentTypes: Record<string, string> } => ({
+      argumentTypes: P === 'S' ? { S: 'Array', W: 'Array', A: 'Array', k: 'Integer' } : P === 'P' ? { P: 'Array', W: 'Array', A: 'Array', k: 'Integer' } : { W: 'Array', k: 'Integer' },
+    });
     // forward chunk-start states, as gpujs.ts: S[c] = state before chunk c
     const delta = await call('delta', deltaKernel, [ED, L], c, [a.raw, a.bias]); // (L, ED)
     let W = await call('wsum', chunkDeltaSumKernel, [ED, NC + 1], c, [delta]);
@@ -343,6 +903,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
       S = await call(`spass${p % 2}`, scanStatePassKernel, [N, ED, NC + 1], c, [S, W, a.A, k], pass('S'));
       if (2 * k < NC + 1) W = await call(`wpass${p % 2}`, scanDeltaPassKernel, [ED, NC + 1], c, [W, k], pass('W'));
     }
+    await profile('forward scan');
     // adjoint chunk carries, reverse scan: P[j] = ∂loss/∂(state before chunk j)
     const dy = await call('dy', dyKernel, [ED, L], c, [a.dOut, a.z]); // (L, ED)
     const spg = await call('spg', softplusGradKernel, [ED, L], c, [a.raw, a.bias]); // (L, ED)
@@ -352,25 +913,31 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
       P = await call(`ppass${p % 2}`, adjointPassKernel, [N, ED, NC + 1], c, [P, Wr, a.A, k], pass('P'));
       if (2 * k < NC + 1) Wr = await call(`rpass${p % 2}`, revDeltaPassKernel, [ED, NC + 1], c, [Wr, k], pass('W'));
     }
+    await profile('adjoint scan');
     // per-position states and adjoints by replay inside each chunk
     const Hprev = await call('hprev', statePrevKernel, [ED * N, T, NC], c, [delta, a.u, a.A, a.BC, S]); // (NC·T, ED, N)
     const G = await call('adj', adjointStateKernel, [ED * N, T, NC], c, [delta, dy, a.A, a.BC, P]); // (NC·T, ED, N)
+    await profile('replays');
     // outputs
     const y = await call('y', yKernel, [ED, T, NC], c, [Hprev, delta, a.A, a.BC, a.u, a.D]); // (NC·T, ED)
-    const dZ = await call('dZ', dZKernel, [ED, T, NC], c, [a.dOut, a.z, y], undefined, keep);
-    const dU = await call('dU', dUKernel, [ED, T, NC], c, [G, delta, a.BC, dy, a.D], undefined, keep);
-    const dRaw = await call('dRaw', dDeltaRawKernel, [ED, T, NC], c, [G, Hprev, delta, a.A, a.BC, a.u, spg], undefined, keep); // (NC·T, ED)
-    const dB = await call('dB', dBKernel, [N, T, NC], c, [G, delta, a.u], undefined, keep);
-    const dC = await call('dC', dCKernel, [N, T, NC], c, [dy, Hprev, delta, a.A, a.BC, a.u], undefined, keep);
+    const dZ = await call('dZ', dZKernel, [ED, T, NC], c, [a.dOut, a.z, y], {}, keep);
+    const dU = await call('dU', dUKernel, [ED, T, NC], c, [G, delta, a.BC, dy, a.D], {}, keep);
+    const dRaw = await call('dRaw', dDeltaRawKernel, [ED, T, NC], c, [G, Hprev, delta, a.A, a.BC, a.u, spg], {}, keep); // (NC·T, ED)
+    const dB = await call('dB', dBKernel, [N, T, NC], c, [G, delta, a.u], {}, keep);
+    const dC = await call('dC', dCKernel, [N, T, NC], c, [dy, Hprev, delta, a.A, a.BC, a.u], {}, keep);
     const dAp = await call('dAp', dAPartialKernel, [ED * N, NC], c, [G, delta, a.A, Hprev]);
     const dDp = await call('dDp', dDPartialKernel, [ED, NC], c, [dy, a.u]);
     const dBp = await call('dBiasp', chunkRowSumKernel, [ED, NC], c, [dRaw]);
-    const dA = await call('dA', sumChunksKernel, [ED * N], { ...c, X: ED * N }, [dAp], undefined, keep);
-    const dD = await call('dD', sumChunksKernel, [ED], { ...c, X: ED }, [dDp], undefined, keep);
-    const dDeltaBias = await call('dBias', sumChunksKernel, [ED], { ...c, X: ED }, [dBp], undefined, keep);
-    const dh0 = await call('dh0', firstSlotKernel, [N, ED], c, [P], undefined, keep);
+    const dA = await call('dA', sumChunksKernel, [ED * N], { ...c, X: ED * N }, [dAp], {}, keep);
+    const dD = await call('dD', sumChunksKernel, [ED], { ...c, X: ED }, [dDp], {}, keep);
+    const dDeltaBias = await call('dBias', sumChunksKernel, [ED], { ...c, X: ED }, [dBp], {}, keep);
+    const dh0 = await call('dh0', firstSlotKernel, [N, ED], c, [P], {}, keep);
+    await profile('outputs');
     return { dU, dDeltaRaw: dRaw, dZ, dB, dC, dA, dD, dDeltaBias, dh0 };
   }
+
+  const stages = (L: number, a: Inputs, bc: { BCS: number; BO: number; CO: number }, keep: boolean, profile: (stage: string) => Promise<void> = noProfile) =>
+    (scheme === 'tree' ? treeStages(L, a, bc, keep, profile) : hsStages(L, a, bc, keep, profile));
 
   async function runNow(a: SelectiveScanArgs<Float32Array>, dOut: Float32Array, dhL?: Float32Array | null): Promise<SelectiveScanGrads<Float32Array>> {
     const { L } = a;
@@ -404,7 +971,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     };
   }
 
-  async function runDeviceNow(a: GpuScanBackwardDeviceArgs, dOut: ScanHandle, dhL: ScanHandle): Promise<GpuScanGradHandles> {
+  async function runDeviceNow(a: GpuScanBackwardDeviceArgs, dOut: ScanHandle, dhL: ScanHandle, runOpts: GpuScanBackwardRunOptions): Promise<GpuScanGradHandles> {
     const { L } = a;
     if (a.ED !== ED || a.N !== N) throw new RangeError(`selective scan backward: kernels built for ED=${ED} N=${N}, called with ED=${a.ED} N=${a.N}`);
     if (!(Number.isInteger(L) && L >= 1)) throw new RangeError(`selective scan backward: device path needs L ≥ 1 (got ${L})`);
@@ -413,6 +980,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     if (![bcStride, bOffset, cOffset].every((v) => Number.isInteger(v) && v >= 0) || bOffset + N > bcStride || cOffset + N > bcStride) {
       throw new RangeError(`selective scan backward: BC layout stride=${bcStride} bOffset=${bOffset} cOffset=${cOffset} does not hold N=${N} columns each`);
     }
+    if (Math.ceil(L / T) * T * bcStride >= 2 ** 31) throw new RangeError(`selective scan backward: L=${L} rows of stride ${bcStride} exceed 2^31 elements (i32 indices); use shorter segments`);
     const need: Array<[string, unknown, number]> = [
       ['u', a.u, L * ED], ['deltaRaw', a.deltaRaw, L * ED], ['z', a.z, L * ED], ['BC', a.BC, L * bcStride], ['A', a.A, ED * N],
       ['D', a.D, ED], ['deltaBias', a.deltaBias, ED], ['h0', a.h0, ED * N], ['dOut', dOut, L * ED], ['dhL', dhL, ED * N],
@@ -422,7 +990,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
       const size = handleSize(x);
       if (size !== null && size < n) throw new RangeError(`selective scan backward: ${name} holds ${size} values, expected ≥ ${n} for L=${L} ED=${ED} N=${N}`);
     }
-    return (await stages(L, { u: a.u, raw: a.deltaRaw, z: a.z, BC: a.BC, A: a.A, D: a.D, bias: a.deltaBias, h0: a.h0, dOut, dhL }, { BCS: bcStride, BO: bOffset, CO: cOffset }, true)) as GpuScanGradHandles;
+    return (await stages(L, { u: a.u, raw: a.deltaRaw, z: a.z, BC: a.BC, A: a.A, D: a.D, bias: a.deltaBias, h0: a.h0, dOut, dhL }, { BCS: bcStride, BO: bOffset, CO: cOffset }, true, runOpts.profile)) as GpuScanGradHandles;
   }
 
   // every kernel owns one output buffer reused by the next call: calls are queued, never overlapped
@@ -441,10 +1009,11 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
    * handles; returns fresh immutable gradient handles (GpuScanGradHandles: the caller deletes each;
    * dU, dDeltaRaw, dZ, dB, dC row-padded to ⌈L/chunk⌉·chunk rows). Resolves once the work is
    * submitted; later calls are ordered after it on the device queue. 1 ≤ L ≤ maxLength.
+   * `runOpts.profile` is awaited after each stage (benchmarks).
    */
-  function runDevice(a: GpuScanBackwardDeviceArgs, dOut: ScanHandle, dhL: ScanHandle): Promise<GpuScanGradHandles> {
-    return enqueue(() => runDeviceNow(a, dOut, dhL));
+  function runDevice(a: GpuScanBackwardDeviceArgs, dOut: ScanHandle, dhL: ScanHandle, runOpts: GpuScanBackwardRunOptions = {}): Promise<GpuScanGradHandles> {
+    return enqueue(() => runDeviceNow(a, dOut, dhL, runOpts));
   }
 
-  return { run, runDevice, chunk: T, maxLength };
+  return { run, runDevice, chunk: T, maxLength, scheme, layout, sub: U };
 }

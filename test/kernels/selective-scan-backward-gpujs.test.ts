@@ -1,10 +1,13 @@
 // selective-scan backward as gpu.js kernels (webgpu on lavapipe, webasm) vs the float64 reference
 // `selectiveScanBackwardRef`, on seeded random inputs of odd sizes with h0 and dhL, and the
-// chunk-boundary cases (L = 1, L < chunk, L just past a multiple of the chunk).
+// chunk-boundary cases (L = 1, L < chunk, L just past a multiple of the chunk). Scheme 'tree' (default):
+// also three tree levels with chunk counts that are not multiples of the fan-in, both grid layouts,
+// several row-sum stages; scheme 'hillis-steele' (the N > 32 fallback) on its own.
 import test from 'ava';
 import { type SelectiveScanArgs, selectiveScanBackwardRef, selectiveScanRef } from '../../kernels/selective-scan/ref.js';
 import { createSelectiveScanKernels } from '../../kernels/selective-scan/gpujs.js';
-import { createSelectiveScanBackwardKernels } from '../../kernels/selective-scan/gpujs-backward.js';
+import { createSelectiveScanBackwardKernels, type GpuScanBackwardOptions, treeBackwardMaxLength } from '../../kernels/selective-scan/gpujs-backward.js';
+import { treeLevels } from '../../kernels/selective-scan/gpujs.js';
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
 import { mulberry32, randn } from '../helpers/random.js';
 import { randomScanArgs } from '../helpers/scan-args.js';
@@ -69,6 +72,50 @@ test('gpu.js backward, chunk 5 (partial last chunk): dhL absent = zeros, h0 abse
   await t.throwsAsync(() => k.run(toF32(e), new Float32Array(0), new Float32Array(5)), { instanceOf: RangeError });
 });
 
+// Tree scheme edge cases (first mode): chunk 2 at L = 4099 gives 2050 chunks → three tree levels
+// (2050 → 513 → 65 → 9 groups: no count a multiple of its fan-in) and, with one chunk per dA thread,
+// 2050 dA partials (two row-sum stages; dD and dΔbias over 4099 rows: two stages too); the 'warp'
+// layout (8 | ED: d-block partials for dB, dC) with sub-chunks of 4 under chunks of 8 (tree levels,
+// last chunk partial) and of 16 (no tree level: the sub-chunk walk starts at the top); the N > 32
+// fallback to 'hillis-steele' (and that scheme asked for explicitly at N = 16).
+test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stages, N > 32 fallback == selectiveScanBackwardRef', async (t) => {
+  const gpu = await getGpu(modes[0]);
+  t.deepEqual(treeLevels(Math.ceil(4099 / 2)).counts, [2050, 513, 65, 9]);
+  const cases: Array<{ L: number; ED: number; N: number; opts: Partial<GpuScanBackwardOptions>; scheme: string; layout?: string; sub?: number }> = [
+    { L: 4099, ED: 3, N: 2, opts: { chunk: 2, tune: { dAChunks: 1 } }, scheme: 'tree', layout: '3d', sub: 2 },
+    { L: 4099, ED: 8, N: 2, opts: { tune: { layout: 'warp', sub: 4, dAChunks: 3 } }, scheme: 'tree', layout: 'warp', sub: 4 },
+    { L: 257, ED: 40, N: 16, opts: { chunk: 16, tune: { layout: 'warp', sub: 4 } }, scheme: 'tree', layout: 'warp', sub: 4 },
+    { L: 257, ED: 64, N: 1, opts: { tune: { layout: 'warp' } }, scheme: 'tree', layout: 'warp', sub: 8 },
+    { L: 2001, ED: 7, N: 16, opts: { chunk: 16, tune: { sub: 4, hoist: true } }, scheme: 'tree', layout: '3d', sub: 4 },
+    { L: 37, ED: 3, N: 33, opts: {}, scheme: 'hillis-steele' },
+    { L: 257, ED: 9, N: 16, opts: { scheme: 'hillis-steele' }, scheme: 'hillis-steele' },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const a = randomArgs(6000 + i, c.L, c.ED, c.N);
+    const rng = mulberry32(6100 + i);
+    const dOut = randn(rng, c.L * c.ED), dhL = randn(rng, c.ED * c.N);
+    const ref = selectiveScanBackwardRef(a, dOut, dhL);
+    const k = createSelectiveScanBackwardKernels(gpu, { ED: c.ED, N: c.N, ...c.opts });
+    t.is(k.scheme as string, c.scheme);
+    if (c.layout) t.is(k.layout as string, c.layout);
+    if (c.sub) t.is(k.sub, c.sub);
+    const got = await k.run(toF32(a), f32(dOut), f32(dhL));
+    const errs: Record<string, number> = {};
+    for (const name of Object.keys(ref) as Array<keyof typeof ref>) errs[name] = maxRelErr(got[name], ref[name]);
+    t.log(`${modes[0]} L=${c.L} ED=${c.ED} N=${c.N} ${JSON.stringify(c.opts)} (${k.scheme}, chunk ${k.chunk}${c.layout ? `, ${c.layout}, sub ${c.sub}` : ''}): ${fmt(errs)}`);
+    for (const [name, e] of Object.entries(errs)) t.true(e < TOLERANCE.backward, `case ${i} ${name}: ${e}`);
+  }
+  // no (L, ED, N) tensor: one call is limited by grid z ≤ 65,535 chunks (2 GiB bindings) or by the
+  // (NC, N+1, ED) tree leaf (lavapipe's 128 MiB); sub-chunks of 4 halve the first (z counts sub-chunks)
+  t.is(createSelectiveScanBackwardKernels(gpu, { ED: 256, N: 16, maxBindingBytes: 2 ** 31 }).maxLength, 65535 * 8);
+  t.is(createSelectiveScanBackwardKernels(gpu, { ED: 256, N: 16, maxBindingBytes: 128 * 2 ** 20 }).maxLength, Math.floor(2 ** 25 / (17 * 256)) * 8);
+  t.is(treeBackwardMaxLength(256, 16, 8, 2 ** 31, 4), Math.floor(65535 / 2) * 8);
+  const small = createSelectiveScanBackwardKernels(gpu, { ED: 3, N: 2, maxBindingBytes: 4096 });
+  t.is(small.maxLength, Math.floor(1024 / (8 * 3)) * 8); // (NC·T, ED) tensors of 1,024 floats bind first
+  const e = randomArgs(6200, small.maxLength + 1, 3, 2);
+  await t.throwsAsync(() => small.run(toF32(e), new Float32Array(e.L * 3), null), { instanceOf: RangeError });
+});
+
 // Device path: every input a handle, B and C packed as x_proj's (L, R + 2N) output (stride R + 2N,
 // B at column R, C at R + N), h0 and dhL nonzero; gradients come back as handles (row-padded).
 (probe.ok ? test : test.skip)('webgpu runDevice (and forward run) on handles, packed BC (R = 5), == float64 reference at L ∈ 1, 3, 257, 2001', async (t) => {
@@ -81,7 +128,7 @@ test('gpu.js backward, chunk 5 (partial last chunk): dhL absent = zeros, h0 abse
   };
   const R = 5;
   const sets = new Map<string, ReturnType<typeof createSelectiveScanBackwardKernels>>();
-  const cases: Array<[number, number, number]> = [[1, 7, 16], [3, 7, 1], [257, 33, 16], [257, 9, 1], [2001, 33, 16], [2001, 17, 1]];
+  const cases: Array<[number, number, number]> = [[1, 7, 16], [3, 7, 1], [257, 33, 16], [257, 9, 1], [2001, 33, 16], [2001, 17, 1], [2001, 64, 16]];
   for (const [i, [L, ED, N]] of cases.entries()) {
     const a = randomArgs(3000 + i, L, ED, N);
     const rng = mulberry32(4000 + i);
