@@ -25,8 +25,9 @@
 // (src/backend/gpujs/buffer-pool.ts): allocating a fresh buffer per call dominated element-wise kernels.
 //
 // Memory on the device for a chunk of T tokens, default model (D 128, ED 256, N 16, R 8, 12 layers):
-// every layer's activations ≈ T·(2D + 6ED + 2R + 2N)·4 B (7.4 KB per token per layer), plus the scan
-// backward's per-position replays (2·T·ED·N·4 B) for one layer at a time; chunk-start states are tiny.
+// every layer's activations ≈ T·(2D + 6ED + 2R + 2N)·4 B (7.4 KB per token per layer), plus one layer's
+// backward temporaries (the scan backward's chunk-start and adjoint trees, ≈ 2·T/8·(N+1)·ED·4 B, and a
+// few (T, ED) tensors); chunk-start states are tiny. T = 32,768 by default: 3.9 GiB peak on the H100.
 import { kernelSettings, type GpuHandle, type GpuJsLike } from '../../kernels/gpujs-types.js';
 import { linearBwdWSplit, linearBwdX, linearBwdXRow, linearFwdT, linearFwdTRow, rowGrid } from '../../kernels/linear/gpujs.js';
 import { convBwdBSplit, convBwdState, convBwdWSplit, convBwdX, convFwd, convStateOut } from '../../kernels/conv1d/gpujs.js';
@@ -51,12 +52,12 @@ import type { Batch, GradientFn, LossAndGrads } from './types.js';
 export interface GpuGradOptions {
   /**
    * tokens per chunk along L (default: the largest power of two the scan's device path accepts in one
-   * segment — 65,536 at ED 256, N 16 on a 2 GiB binding, 4,096 on lavapipe's 128 MiB — capped at L)
+   * segment, at most DEFAULT_CHUNK_CAP (32,768: the warp-row linears need ≤ 65,535 rows), capped at L)
    */
   chunk?: number;
   /** tokens per split of the token reductions (default 256) */
   split?: number;
-  /** tokens per chunk of the selective scan backward's hierarchical kernels (default 16) */
+  /** tokens per chunk of the selective scan backward's tree (default: the backward's own, 8) */
   scanChunk?: number;
   /** kernel calls between waits for the device queue to drain (default 256; WebGPU has no back-pressure) */
   drainEvery?: number;
@@ -178,6 +179,13 @@ interface Acts {
   r: H; xn: H; x: H; z: H; xPre: H; xc: H; xdbl: H; dtLow: H; deltaRaw: H; y: H;
 }
 
+/**
+ * Default chunk cap. Memory grows with the chunk (every layer's activations are kept for it) and the
+ * warp-row linears need ≤ 65,535 rows; on the H100 at L = 2^17, chunks of 32,768 and 65,536 took the
+ * same time (936 vs 931 ms: the row linears' gain offset the scan's per-segment overhead).
+ */
+export const DEFAULT_CHUNK_CAP = 32768;
+
 export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<GpuGradientFn> {
   const report = await probeWebGpu();
   if (!report.ok) throw new DeviceError(`WebGPU unavailable: ${report.reason}; train with --device cpu`);
@@ -186,7 +194,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
   const dev = new Dev(gpu, options.drainEvery ?? 256, options.profile, options.bufferPool ?? true);
   const TS = options.split ?? 256;
   if (!(Number.isInteger(TS) && TS >= 1)) throw new RangeError(`gradientsGpu: split = ${TS} must be a positive integer`);
-  const scanT = options.scanChunk ?? 16;
+  const scanT = options.scanChunk;
   const scans = new Map<string, { fwd: ReturnType<typeof createSelectiveScanKernels>; bwd: ReturnType<typeof createSelectiveScanBackwardKernels> }>();
   const scanFor = (ED: number, N: number) => {
     const key = `${ED} ${N}`;
@@ -194,7 +202,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
     if (!s) {
       s = {
         fwd: createSelectiveScanKernels(gpu, { ED, N, maxBindingBytes: maxBinding }), // its own default chunk (8: fastest on the H100)
-        bwd: createSelectiveScanBackwardKernels(gpu, { ED, N, chunk: scanT, maxBindingBytes: maxBinding }),
+        bwd: createSelectiveScanBackwardKernels(gpu, { ED, N, ...(scanT ? { chunk: scanT } : {}), maxBindingBytes: maxBinding }),
       };
       scans.set(key, s);
     }
@@ -206,7 +214,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
     const d = dims(config);
     const scan = scanFor(d.ED, d.N);
     const maxT = Math.min(scan.bwd.maxLength, scan.fwd.segmentLength(d.R + 2 * d.N));
-    let T = options.chunk ?? 2 ** Math.floor(Math.log2(maxT));
+    let T = options.chunk ?? Math.min(2 ** Math.floor(Math.log2(maxT)), DEFAULT_CHUNK_CAP);
     if (!(Number.isInteger(T) && T >= 1)) throw new RangeError(`gradientsGpu: chunk = ${T} must be a positive integer`);
     if (T > maxT) throw new RangeError(`gradientsGpu: chunk = ${T} exceeds what the scan accepts in one segment here (${maxT} tokens at ED=${d.ED}, N=${d.N})`);
     T = Math.min(T, batch.L);

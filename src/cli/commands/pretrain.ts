@@ -120,7 +120,7 @@ export function register(program: Command): void {
     .addOption(new Option('--grad-engine <engine>', 'gradients: float32 (on the --device: webgpu or cpu), or the float64 reference on the CPU (slow; for checking)').choices(['cpu', 'ref']).default('cpu'));
   addDeviceOptions(cmd).addHelpText('after', `
 --device chooses where gradients and validation run: webgpu (gpu.js kernels on the GPU, every tensor kept on the
-device, chunks of up to 65,536 tokens on a 2 GiB binding), or cpu (WebAssembly SIMD kernels; a batch of 2 or more is
+device, chunks of 32,768 tokens with states carried between them), or cpu (WebAssembly SIMD kernels; a batch of 2 or more is
 split over two threads). auto = webgpu on a hardware GPU, else cpu; wasm (gpu.js WebAssembly) validates on wasm and
 trains on cpu. --threads/--chunk apply to validation.
 Learning rate: linear warmup over --warmup of the schedule, then cosine to --min-lr-ratio·--lr.
