@@ -23,6 +23,8 @@
 //
 // Kernel outputs get their own buffers (gpu.js `immutable`), recycled through a pool keyed by size
 // (src/backend/gpujs/buffer-pool.ts): allocating a fresh buffer per call dominated element-wise kernels.
+// With recycled buffers the same bind groups recur, and a cache (bind-group-cache.ts) saves the
+// largest piece of a kernel call's host cost — short windows are bound by that host cost.
 //
 // Memory on the device for a chunk of T tokens, default model (D 128, ED 256, N 16, R 8, 12 layers):
 // every layer's activations ≈ T·(2D + 6ED + 2R + 2N)·4 B (7.4 KB per token per layer), plus one layer's
@@ -42,6 +44,7 @@ import {
 } from '../backend/gpujs/local-kernels.js';
 import { getGpu, probeWebGpu } from '../backend/gpu-runtime.js';
 import { installBufferPool, type BufferPool } from '../backend/gpujs/buffer-pool.js';
+import { installBindGroupCache, type BindGroupCache } from '../backend/gpujs/bind-group-cache.js';
 import { DeviceError } from '../errors.js';
 import type { MambaConfig, MambaDims } from '../model/config.js';
 import { dims } from '../model/config.js';
@@ -66,7 +69,7 @@ export interface GpuGradOptions {
    * `profile[name]` — serialises the GPU, so a profiled step is slower than an unprofiled one
    */
   profile?: Record<string, number>;
-  /** recycle kernel output buffers (src/backend/gpujs/buffer-pool.ts; default true) */
+  /** recycle kernel output buffers (src/backend/gpujs/buffer-pool.ts) and cache bind groups (bind-group-cache.ts); default true */
   bufferPool?: boolean;
 }
 
@@ -88,6 +91,7 @@ class Dev {
   private calls = 0;
   private device: { queue: { onSubmittedWorkDone(): Promise<void> } } | null = null;
   pool: BufferPool | null = null;
+  bindGroups: BindGroupCache | null = null;
   constructor(readonly gpu: GpuJsLike, private readonly drainEvery: number, readonly profile?: Record<string, number>, private readonly usePool = true) {}
 
   /** Runs `f` and, when profiling, charges its wall time (device work finished) to `name`. */
@@ -118,7 +122,10 @@ class Dev {
     if (!isHandle(h)) throw new DeviceError(`internal: the webgpu kernel ${name} returned no device handle`);
     if (!this.device) {
       this.device = (h.context?.device ?? null) as Dev['device'];
-      if (this.device && this.usePool) this.pool = installBufferPool(this.device as unknown as Parameters<typeof installBufferPool>[0]);
+      if (this.device && this.usePool) {
+        this.pool = installBufferPool(this.device as unknown as Parameters<typeof installBufferPool>[0]);
+        this.bindGroups = installBindGroupCache(this.device as unknown as Parameters<typeof installBindGroupCache>[0]);
+      }
     }
     await this.submitted(1);
     return h;
@@ -150,6 +157,7 @@ class Dev {
       }
     }
     this.cache.clear();
+    this.bindGroups?.clear(); // before the pool destroys the buffers they bind
     this.pool?.drain();
   }
 }
