@@ -266,3 +266,39 @@ export class TimestampMarks {
     return v;
   }
 }
+
+/**
+ * Per-stage times of one profiled call: `await begin()`, run the call with `onStage` as its profile hook
+ * (awaited after each stage with the stage's name), then `await end()` → ms per stage. With `wall`, a
+ * queue sync after every stage and the wall clock between them (serialises the GPU); otherwise the
+ * device time between timestamp marks (stamps.qs must exist).
+ */
+export function stageTimer(stamps: TimestampMarks, wall: boolean, sync: () => Promise<void>) {
+  const names: string[] = [];
+  const acc: Record<string, number> = {};
+  let last = 0;
+  return {
+    async begin(): Promise<void> {
+      await sync();
+      last = performance.now();
+      if (!wall) stamps.mark();
+    },
+    async onStage(stage: string): Promise<void> {
+      names.push(stage);
+      if (wall) {
+        await sync();
+        const now = performance.now();
+        acc[stage] = (acc[stage] ?? 0) + now - last;
+        last = now;
+      } else stamps.mark();
+    },
+    async end(): Promise<Record<string, number>> {
+      await sync();
+      if (!wall) {
+        const ts = await stamps.read();
+        names.forEach((nm, i) => { acc[nm] = (acc[nm] ?? 0) + (ts[i + 1] - ts[i]) / 1e6; });
+      }
+      return acc;
+    },
+  };
+}

@@ -12,7 +12,7 @@
 import { createSelectiveScanKernels } from './gpujs.js';
 import { type BwdLayout, type BwdScheme, createSelectiveScanBackwardKernels } from './gpujs-backward.js';
 import { kernelSettings } from '../gpujs-types.js';
-import { TimestampMarks } from '../bench-util.js';
+import { stageTimer, TimestampMarks } from '../bench-util.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
@@ -114,24 +114,10 @@ for (let L = 2 ** lmin; L <= 2 ** lmax; L *= 2) {
       const per: Record<string, number[]> = {};
       const wallMode = !stamps.qs;
       for (let rep = 0; rep < 3; rep++) {
-        const names: string[] = [];
-        const acc: Record<string, number> = {};
-        await sync();
-        let last = performance.now();
-        stamps.mark();
-        await backward(b, async (stage) => {
-          names.push(stage);
-          if (wallMode) {
-            await sync();
-            const now = performance.now();
-            acc[stage] = (acc[stage] ?? 0) + now - last;
-            last = now;
-          } else stamps.mark();
-        })();
-        await sync();
-        const st = await stamps.read();
-        if (!wallMode) names.forEach((nm, i) => { acc[nm] = (acc[nm] ?? 0) + (st[i + 1] - st[i]) / 1e6; });
-        for (const [nm, v] of Object.entries(acc)) (per[nm] ??= []).push(v);
+        const timer = stageTimer(stamps, wallMode, sync);
+        await timer.begin();
+        await backward(b, timer.onStage)();
+        for (const [nm, v] of Object.entries(await timer.end())) (per[nm] ??= []).push(v);
       }
       const stages = Object.fromEntries(Object.entries(per).map(([nm, v]) => [nm, +median(v).toFixed(3)]));
       profiles.push({ L, config: cfg, wall: wallMode, stages });

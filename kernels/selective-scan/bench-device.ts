@@ -16,7 +16,7 @@
 // timestamps, wall time with a queue sync after every stage).
 import { selectiveScan } from './cpu.js';
 import { createSelectiveScanKernels, type GpuScanArgs, type GpuScanOptions, type GpuTensor, type ReplayLayout, type ScanScheme, toFlat } from './gpujs.js';
-import { fill, TimestampMarks } from '../bench-util.js';
+import { fill, stageTimer, TimestampMarks } from '../bench-util.js';
 import { kernelSettings } from '../gpujs-types.js';
 
 const argv = process.argv.slice(2);
@@ -150,24 +150,11 @@ for (const cfg of configs) {
       for (const wallMode of hasTs ? [false, true] : [true]) {
         const per: Record<string, number[]> = {};
         for (let r = 0; r < 5; r++) {
-          const names: string[] = [];
-          const acc: Record<string, number> = {};
-          let last = performance.now();
-          await sync();
-          stamps.mark();
-          const h = await forward(k, sets[r % 2], async (stage) => {
-            names.push(stage);
-            if (wallMode) {
-              await sync();
-              const now = performance.now();
-              acc[stage] = (acc[stage] ?? 0) + now - last;
-              last = now;
-            } else stamps.mark();
-          });
-          await sync();
+          const timer = stageTimer(stamps, wallMode, sync);
+          await timer.begin();
+          const h = await forward(k, sets[r % 2], timer.onStage);
+          const acc = await timer.end();
           (h as any).delete();
-          const ts = await stamps.read();
-          if (!wallMode) names.forEach((nm, i) => { acc[nm] = (acc[nm] ?? 0) + (ts[i + 1] - ts[i]) / 1e6; });
           for (const [nm, v] of Object.entries(acc)) (per[nm] ??= []).push(v);
         }
         const stages = Object.fromEntries(Object.entries(per).map(([nm, v]) => [nm, median(v)]));

@@ -33,6 +33,7 @@
 // handles (immutable: the caller deletes them): out (L, ED) row-padded to ⌈L/chunk⌉·chunk rows (read
 // the first L rows; exactly L·ED with replay layout '1d'), hL (ED, N).
 import { type GpuJsLike, kernelSettings } from '../gpujs-types.js';
+import { idiv, ifix, integerHelpers } from '../gpujs-int.js';
 
 type Thread3 = { thread: { x: number; y: number; z: number } };
 type ScanConsts = { ED: number; N: number; T: number; NC: number; LS: number; BCS: number; BO: number; CO: number };
@@ -147,26 +148,9 @@ export function naiveFinalStateKernel(this: K, raw: number[], bias: number[], u:
 }
 
 // ---- 'tree' scheme kernels (issue 6) ----
-// Integer helpers: gpu.js keeps an index expression in i32 only while every part is a thread id, an
-// Integer constant, a loop counter or an Integer-returning helper call; a local variable or Math.floor
-// turns it into f32 (exact only below 2^24, and LS·ED reaches 2^28). These helpers are passed to the
-// kernels with Integer argument and return types, and are only ever called inline inside indices.
-
-/** Exact ⌊a / b⌋ for 0 ≤ a < 2^31, b ≥ 1, quotient < 2^22: an f32 estimate, then two integer corrections. */
-export function idiv(a: number, b: number): number {
-  return ifix(a, b, ifix(a, b, Math.floor(a / b)));
-}
-/** One correction step of idiv: q ± 1 until 0 ≤ a − q·b < b. */
-export function ifix(a: number, b: number, q: number): number {
-  if (a - q * b >= b) return q + 1;
-  if (a - q * b < 0) return q - 1;
-  return q;
-}
-const intFn = (source: Function, args: string[]) => ({
-  source, settings: { argumentTypes: Object.fromEntries(args.map((a) => [a, 'Integer'])), returnType: 'Integer' },
-});
-/** gpu.js `functions` setting for the tree kernels. */
-export const integerHelpers = [intFn(idiv, ['a', 'b']), intFn(ifix, ['a', 'b', 'q'])];
+// Integer helpers (exact integer division inside index expressions): kernels/gpujs-int.ts; the tree
+// kernels below call idiv inline and are built with `functions: integerHelpers`.
+export { idiv, ifix, integerHelpers };
 
 type TreeConsts = {
   ED: number; N: number; N1: number; T: number; TED: number; LS: number; BCS: number; BO: number; CO: number;
