@@ -3,7 +3,8 @@
 # default model at L = 2^10 … 2^20, each beside an nvidia-smi sampler (WebGPU cannot report device
 # memory; the sampler's max of memory.used minus the idle baseline is the step's peak).
 # Run there, from the repo root, with .device and dist carried:  bash bench/h100-train.sh [L:B …]
-# Environment: SKIP_TESTS=1, PROFILE=--profile, CHUNK=<tokens> (engine chunk), REPEATS (2), STEP_TIMEOUT (300 s).
+# Environment: SKIP_TESTS=1, PROFILE=--profile, CHUNK=<tokens> (engine chunk), REPEATS (2), STEP_TIMEOUT (300 s),
+# EXTRA (more train-step.js flags, e.g. --no-batch).
 source .device/setup.sh
 OUT=${OUT:-/tmp/out}; mkdir -p $OUT
 nvidia-smi -L > $OUT/train-gpu.txt 2>&1
@@ -15,7 +16,7 @@ for spec in ${@:-"1024:8" "16384:1" "131072:1" "1048576:1"}; do
   L=${spec%%:*}; B=${spec##*:}
   nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > /tmp/mem-$L.txt &
   smi=$!
-  timeout ${STEP_TIMEOUT:-300} node dist/bench/train-step.js --device webgpu --L $L --B $B --repeats ${REPEATS:-2} ${CHUNK:+--chunk $CHUNK} $PROFILE 2>/tmp/err-$L.txt > /tmp/res-$L.json
+  timeout ${STEP_TIMEOUT:-300} node dist/bench/train-step.js --device webgpu --L $L --B $B --repeats ${REPEATS:-2} ${CHUNK:+--chunk $CHUNK} $PROFILE $EXTRA 2>/tmp/err-$L.txt > /tmp/res-$L.json
   rc=$?
   kill $smi
   peak=$(sort -n /tmp/mem-$L.txt | tail -1)

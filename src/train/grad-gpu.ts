@@ -24,7 +24,8 @@
 // Kernel outputs get their own buffers (gpu.js `immutable`), recycled through a pool keyed by size
 // (src/backend/gpujs/buffer-pool.ts): allocating a fresh buffer per call dominated element-wise kernels.
 // With recycled buffers the same bind groups recur, and a cache (bind-group-cache.ts) saves the
-// largest piece of a kernel call's host cost — short windows are bound by that host cost.
+// largest piece of a kernel call's host cost; command buffers go to the queue in batches
+// (submit-batcher.ts). Short windows are bound by that host cost.
 //
 // Memory on the device for a chunk of T tokens, default model (D 128, ED 256, N 16, R 8, 12 layers):
 // every layer's activations ≈ T·(2D + 6ED + 2R + 2N)·4 B (7.4 KB per token per layer), plus one layer's
@@ -45,6 +46,7 @@ import {
 import { getGpu, probeWebGpu } from '../backend/gpu-runtime.js';
 import { installBufferPool, type BufferPool } from '../backend/gpujs/buffer-pool.js';
 import { installBindGroupCache, type BindGroupCache } from '../backend/gpujs/bind-group-cache.js';
+import { installSubmitBatcher } from '../backend/gpujs/submit-batcher.js';
 import { DeviceError } from '../errors.js';
 import type { MambaConfig, MambaDims } from '../model/config.js';
 import { dims } from '../model/config.js';
@@ -71,6 +73,8 @@ export interface GpuGradOptions {
   profile?: Record<string, number>;
   /** recycle kernel output buffers (src/backend/gpujs/buffer-pool.ts) and cache bind groups (bind-group-cache.ts); default true */
   bufferPool?: boolean;
+  /** hand kernel calls to the GPU queue in batches (src/backend/gpujs/submit-batcher.ts; default true; needs bufferPool) */
+  batchSubmits?: boolean;
 }
 
 /** A GradientFn on the GPU, with the device resources it holds. */
@@ -92,7 +96,8 @@ class Dev {
   private device: { queue: { onSubmittedWorkDone(): Promise<void> } } | null = null;
   pool: BufferPool | null = null;
   bindGroups: BindGroupCache | null = null;
-  constructor(readonly gpu: GpuJsLike, private readonly drainEvery: number, readonly profile?: Record<string, number>, private readonly usePool = true) {}
+  constructor(readonly gpu: GpuJsLike, private readonly drainEvery: number, readonly profile?: Record<string, number>, private readonly usePool = true,
+    private readonly batchSubmits = true) {}
 
   /** Runs `f` and, when profiling, charges its wall time (device work finished) to `name`. */
   async timed<T>(name: string, f: () => Promise<T>): Promise<T> {
@@ -125,6 +130,7 @@ class Dev {
       if (this.device && this.usePool) {
         this.pool = installBufferPool(this.device as unknown as Parameters<typeof installBufferPool>[0]);
         this.bindGroups = installBindGroupCache(this.device as unknown as Parameters<typeof installBindGroupCache>[0]);
+        if (this.batchSubmits) installSubmitBatcher(this.device as unknown as Parameters<typeof installSubmitBatcher>[0]);
       }
     }
     await this.submitted(1);
@@ -199,7 +205,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
   if (!report.ok) throw new DeviceError(`WebGPU unavailable: ${report.reason}; train with --device cpu`);
   const maxBinding: number = report.limits!.maxStorageBufferBindingSize;
   const gpu = await getGpu('webgpu');
-  const dev = new Dev(gpu, options.drainEvery ?? 256, options.profile, options.bufferPool ?? true);
+  const dev = new Dev(gpu, options.drainEvery ?? 256, options.profile, options.bufferPool ?? true, options.batchSubmits ?? true);
   const TS = options.split ?? 256;
   if (!(Number.isInteger(TS) && TS >= 1)) throw new RangeError(`gradientsGpu: split = ${TS} must be a positive integer`);
   const scanT = options.scanChunk;
