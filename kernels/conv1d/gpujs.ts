@@ -6,6 +6,8 @@
 //   stateOut(x, stateIn) → (K-1, C): the last K-1 inputs, next chunk's stateIn
 //   backwardX(dY, w, dStateOut) → dX (L, C);  backwardState(dY, w, dStateOut) → dStateIn (K-1, C)
 //   backwardW(dY, x, stateIn) → dW (C, K);     backwardB(dY) → dB (C)
+// Independent windows of LW rows (a batch laid end to end, zero state at each window start):
+//   convFwdWin, convBwdXWin, convBwdWSplitWin (constants L, C, K, LW, TS).
 // Requires L ≥ 1, K ≥ 2. Tolerance: TOLERANCE.forward / .backward.
 import { kernelSettings, type GpuJsLike, type KernelOptions } from '../gpujs-types.js';
 
@@ -71,6 +73,52 @@ export function convBwdState(this: This, dY: number[], w: number[], dStateOut: n
   }
   if (this.thread.y - this.constants.L >= 0) {
     s += dStateOut[(this.thread.y - this.constants.L) * this.constants.C + this.thread.x];
+  }
+  return s;
+}
+
+// ---- independent windows (a batch laid end to end; the GPU training engine) ----
+// The L rows are windows of LW tokens, each starting from a zero state: a tap that would reach before
+// its window's first row reads 0, and no gradient flows across a window boundary. Row t's position in
+// its window is t mod LW (f32 in gpu.js: exact, t < 2^24, used in comparisons only).
+
+interface WinThis {
+  thread: { x: number; y: number; z: number };
+  constants: { L: number; C: number; K: number; LW: number; TS: number };
+}
+
+/** convFwd over windows of LW rows, zero state at each window start; thread (x = c, y = t). */
+export function convFwdWin(this: WinThis, x: number[], w: number[], b: number[]): number {
+  let s = b[this.thread.x];
+  for (let k = 0; k < this.constants.K; k++) {
+    if (this.thread.y % this.constants.LW - this.constants.K + 1 + k >= 0) {
+      s += w[this.thread.x * this.constants.K + k] * x[(this.thread.y - this.constants.K + 1 + k) * this.constants.C + this.thread.x];
+    }
+  }
+  return s;
+}
+
+/** convBwdX over windows: dX[t, c] = Σ_k w[c, k] dY[t + K-1-k, c] within t's window; thread (x = c, y = t). */
+export function convBwdXWin(this: WinThis, dY: number[], w: number[]): number {
+  let s = 0;
+  for (let k = 0; k < this.constants.K; k++) {
+    if (this.thread.y % this.constants.LW + this.constants.K - 1 - k < this.constants.LW) {
+      s += w[this.thread.x * this.constants.K + k] * dY[(this.thread.y + this.constants.K - 1 - k) * this.constants.C + this.thread.x];
+    }
+  }
+  return s;
+}
+
+/** convBwdWSplit over windows: taps before a window's start read 0; thread (x = k, y = c, z = split). */
+export function convBwdWSplitWin(this: WinThis, dY: number[], x: number[]): number {
+  let s = 0;
+  for (let j = 0; j < this.constants.TS; j++) {
+    // the load itself is conditional: a tap before row 0 would be a negative index (a trap in webasm)
+    if (this.thread.z * this.constants.TS + j < this.constants.L
+      && (this.thread.z * this.constants.TS + j) % this.constants.LW - this.constants.K + 1 + this.thread.x >= 0) {
+      s += dY[(this.thread.z * this.constants.TS + j) * this.constants.C + this.thread.y] *
+        x[(this.thread.z * this.constants.TS + j - this.constants.K + 1 + this.thread.x) * this.constants.C + this.thread.y];
+    }
   }
   return s;
 }

@@ -35,13 +35,17 @@
 // the H100 at 2^20: 136–161 ms against the forward's 38–42 (3.6–3.8×; the earlier design 393 ms).
 // Costs, profile, the variants measured slower ('warp' layout, sub-chunk starts, T = 4/16) and why:
 // docs/decisions/selective-scan.md ("gpu.js backward").
+// Independent windows (`window`, tree only, as the forward's): the forward tree's kernels cut at window
+// starts, and the reverse leaf of a window's first chunk is 0, so with its Σδ = WINDOW_CUT no adjoint
+// crosses into the window before; the per-position kernels start from those S and P unchanged.
 // Scheme 'hillis-steele' (N > 32 or chunk > 64, the earlier design): Hillis–Steele passes for S and P
 // and per-position replays Hprev, G of shape (NC·T, ED, N) — 2·L·ED·N floats.
 import { type GpuHandle, type GpuJsLike, kernelSettings } from '../gpujs-types.js';
 import type { SelectiveScanArgs, SelectiveScanGrads } from './ref.js';
 import {
   chunkDeltaSumKernel, chunkSummaryKernel, deltaKernel, idiv, integerHelpers, scanDeltaPassKernel, scanStatePassKernel, toFlat,
-  TREE_MAX_N, treeDownKernel, treeFinalKernel, treeLeafFullKernel, treeLeafKernel, treeLevels, treeTopKernel, treeUpKernel,
+  nodeChunks, TREE_MAX_N, treeDownKernel, treeFinalKernel, treeLeafFullKernel, treeLeafKernel, treeLevels, treeTopKernel, treeUpKernel,
+  windowChunks,
 } from './gpujs.js';
 
 type Thread3 = { thread: { x: number; y: number; z: number } };
@@ -273,6 +277,8 @@ type TreeBwdConsts = {
   G: number; CC: number; NT: number; NP: number; K: number; R: number; X: number; GR: number;
   /** sub-chunks: U tokens each, V = T/U per chunk, TU = T − U; d-blocks DB of EB channels; EDH = ED/8 */
   U: number; V: number; TU: number; DB: number; EB: number; EDH: number;
+  /** independent windows, as the forward tree's (gpujs.ts TreeConsts): chunks per window, chunks per node */
+  WC: number; NS: number;
 };
 type KT = Thread3 & { constants: TreeBwdConsts };
 
@@ -287,6 +293,7 @@ export function paramsKernel(this: KT, A: number[], D: number[]): number {
  * g = e^{δ_t A}·(g + dy_t·C_t[n]) for t from the chunk's last token down to its first. Layout (NC, N, ED).
  */
 export function revLeafKernel(this: KT, delta: number[], dy: number[], A: number[], BC: number[]): number {
+  if (this.constants.WC > 0 && this.thread.z % this.constants.WC === 0) return 0; // a window's first chunk: its start state is not an input
   const a = A[this.thread.x * this.constants.N + this.thread.y];
   let g = 0;
   for (let j = 0; j < this.constants.T; j++) {
@@ -300,6 +307,7 @@ export function revLeafKernel(this: KT, delta: number[], dy: number[], A: number
 
 /** revLeafKernel for LS a multiple of T: no predicate. */
 export function revLeafFullKernel(this: KT, delta: number[], dy: number[], A: number[], BC: number[]): number {
+  if (this.constants.WC > 0 && this.thread.z % this.constants.WC === 0) return 0; // as revLeafKernel
   const a = A[this.thread.x * this.constants.N + this.thread.y];
   let g = 0;
   for (let j = 0; j < this.constants.T; j++) {
@@ -722,6 +730,11 @@ export interface GpuScanBackwardDeviceArgs {
   /** (ED, N), already −exp(A_log) */ A: ScanHandle;
   /** (ED) */ D: ScanHandle; deltaBias: ScanHandle;
   /** (ED, N) state before token 0 (pass zeros for none) */ h0: ScanHandle;
+  /**
+   * scheme 'tree': the L rows are independent windows of `window` tokens (as the forward's
+   * GpuScanArgs.window; h0 and dhL zeros, dh0 then meaningless); a multiple of the chunk dividing L
+   */
+  window?: number;
 }
 
 /**
@@ -742,7 +755,7 @@ const handleSize = (x: unknown): number | null => {
 };
 
 type Tensor = unknown; // Float32Array (host path) or a device handle
-interface Inputs { u: Tensor; raw: Tensor; z: Tensor; BC: Tensor; A: Tensor; D: Tensor; bias: Tensor; h0: Tensor; dOut: Tensor; dhL: Tensor }
+interface Inputs { u: Tensor; raw: Tensor; z: Tensor; BC: Tensor; A: Tensor; D: Tensor; bias: Tensor; h0: Tensor; dOut: Tensor; dhL: Tensor; window?: number }
 
 /** Rows per thread of the row-sum stages (dA over chunk groups, dD and dΔbias over tokens). */
 const SUM_ROWS = 64;
@@ -814,11 +827,14 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     const src = treeSources(L % U === 0);
     const { counts, fanIn } = treeLevels(NC);
     const top = counts.length - 1;
+    const WC = windowChunks(a.window, L, T, 'tree');
+    if (WC > 0 && V > 1) throw new RangeError('selective scan backward: independent windows need sub-chunk = chunk');
+    const ns = nodeChunks(fanIn);
     const base: TreeBwdConsts = {
       ED, N, N1: N + 1, T, TED: T * ED, LS: L, ...bc, G: 0, CC: 0, NT: counts[top], NP: N + 1, K: DAK, R: 0, X: 0, GR: SUM_ROWS,
-      U, V, TU: T - U, DB, EB: Math.floor(ED / DB), EDH: Math.floor(ED / 8),
+      U, V, TU: T - U, DB, EB: Math.floor(ED / DB), EDH: Math.floor(ED / 8), WC, NS: ns[top],
     };
-    const level = (l: number) => ({ ...base, G: fanIn[l - 1], CC: counts[l - 1] });
+    const level = (l: number) => ({ ...base, G: fanIn[l - 1], CC: counts[l - 1], NS: ns[l - 1] });
     const sub = { ...base, T: U, TED: U * ED }; // constants of the per-position kernels: chunk = sub-chunk
     const fns = { functions: integerHelpers };
     const lay = layout === 'warp' ? fns : {};
@@ -889,6 +905,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
 
   /** Scheme 'hillis-steele': every stage for one sequence of L ≥ 1 tokens. */
   async function hsStages(L: number, a: Inputs, bc: { BCS: number; BO: number; CO: number }, keep: boolean, profile: (stage: string) => Promise<void>) {
+    windowChunks(a.window, L, T, 'hillis-steele'); // throws for real windows
     const NC = Math.ceil(L / T);
     const c: BwdConsts = { ED, N, T, NC, LS: L, ...bc, X: 0 };
     const pass = (P: string): { argumentTypes: Record<string, string> } => ({
@@ -990,7 +1007,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
       const size = handleSize(x);
       if (size !== null && size < n) throw new RangeError(`selective scan backward: ${name} holds ${size} values, expected ≥ ${n} for L=${L} ED=${ED} N=${N}`);
     }
-    return (await stages(L, { u: a.u, raw: a.deltaRaw, z: a.z, BC: a.BC, A: a.A, D: a.D, bias: a.deltaBias, h0: a.h0, dOut, dhL }, { BCS: bcStride, BO: bOffset, CO: cOffset }, true, runOpts.profile)) as GpuScanGradHandles;
+    return (await stages(L, { u: a.u, raw: a.deltaRaw, z: a.z, BC: a.BC, A: a.A, D: a.D, bias: a.deltaBias, h0: a.h0, dOut, dhL, window: a.window }, { BCS: bcStride, BO: bOffset, CO: cOffset }, true, runOpts.profile)) as GpuScanGradHandles;
   }
 
   // every kernel owns one output buffer reused by the next call: calls are queued, never overlapped

@@ -24,6 +24,9 @@
 // extra memory ≈ 2·(N+1)·ED·L/T floats. Why this shape and what gpu.js forced:
 // docs/decisions/selective-scan.md. Scheme 'hillis-steele' (the earlier design, kept for comparison):
 // chunk summaries, ⌈log2(NC+1)⌉ Hillis–Steele passes over every chunk, replay with n outer.
+// Independent windows (`window` on the device path, tree only): the segment is a batch of windows laid
+// end to end; a window's first chunk gets Σδ = WINDOW_CUT (decay 0: nothing flows in from before) and
+// every tree node that starts a window a zero start state — the same kernels, two predicates.
 //
 // Contract of `createSelectiveScanKernels(gpu, {ED, N, chunk})(args)`: the args of ref.ts, each a
 // Float32Array or (webgpu, `pipeline` handles) a device handle; B and C may instead come packed as
@@ -156,7 +159,17 @@ type TreeConsts = {
   ED: number; N: number; N1: number; T: number; TED: number; LS: number; BCS: number; BO: number; CO: number;
   /** fan-in of this level, number of children (the level below), number of top groups */
   G: number; CC: number; NT: number;
+  /**
+   * independent windows (a batch laid end to end): WC = chunks per window (0: one sequence), NS =
+   * chunks per node of the level a top/down kernel writes. A window's first chunk gets Σδ = WINDOW_CUT
+   * (its decay e^{A·Σδ} is 0: nothing flows into the window from before) and every node that starts a
+   * window gets a zero start state.
+   */
+  WC: number; NS: number;
 };
+
+/** Σδ of a window's first chunk: e^{A·Σδ} underflows to 0 for every A < 0 (A = −exp(A_log)). */
+export const WINDOW_CUT = 1e30;
 type KT = Thread3 & { constants: TreeConsts };
 
 // Loops below have constant trip counts and no data-dependent `break`: loads are issued
@@ -172,6 +185,7 @@ type KT = Thread3 & { constants: TreeConsts };
 export function treeLeafKernel(this: KT, delta: number[], u: number[], A: number[], BC: number[]): number {
   let s = 0;
   if (this.thread.y === this.constants.N) {
+    if (this.constants.WC > 0 && this.thread.z % this.constants.WC === 0) return 1e30; // WINDOW_CUT
     for (let k = 0; k < this.constants.T; k++) {
       const dl = delta[(this.thread.z * this.constants.T + k) * this.constants.ED + this.thread.x];
       if (this.thread.z * this.constants.T + k < this.constants.LS) s += dl;
@@ -192,6 +206,7 @@ export function treeLeafKernel(this: KT, delta: number[], u: number[], A: number
 export function treeLeafFullKernel(this: KT, delta: number[], u: number[], A: number[], BC: number[]): number {
   let s = 0;
   if (this.thread.y === this.constants.N) {
+    if (this.constants.WC > 0 && this.thread.z % this.constants.WC === 0) return 1e30; // WINDOW_CUT
     for (let k = 0; k < this.constants.T; k++) s += delta[(this.thread.z * this.constants.T + k) * this.constants.ED + this.thread.x];
     return s;
   }
@@ -232,6 +247,7 @@ export function treeUpKernel(this: KT, Sc: number[], A: number[]): number {
  * (NT ≤ 64 of them: a short sequential walk beats log2 launches). Slot NT is hL. Layout (NT+1, N, ED).
  */
 export function treeTopKernel(this: KT, St: number[], A: number[], h0: number[]): number {
+  if (this.constants.WC > 0 && (this.thread.z * this.constants.NS) % this.constants.WC === 0) return 0; // a window starts here
   let s = h0[this.thread.x * this.constants.N + this.thread.y];
   const a = A[this.thread.x * this.constants.N + this.thread.y];
   for (let i = 0; i < this.constants.NT; i++) {
@@ -247,6 +263,7 @@ export function treeTopKernel(this: KT, St: number[], A: number[], h0: number[])
  * parent's start walked through siblings pG … c−1. Layout (CC, N, ED); at level 0 the chunk starts.
  */
 export function treeDownKernel(this: KT, Sp: number[], Sc: number[], A: number[]): number {
+  if (this.constants.WC > 0 && (this.thread.z * this.constants.NS) % this.constants.WC === 0) return 0; // a window starts here
   let s = Sp[(idiv(this.thread.z, this.constants.G) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
   const a = A[this.thread.x * this.constants.N + this.thread.y];
   for (let i = 0; i < this.constants.G; i++) {
@@ -343,6 +360,12 @@ export interface GpuScanArgs {
   bOffset?: number;
   cOffset?: number;
   h0?: GpuTensor | null;
+  /**
+   * device path, scheme 'tree' only: the L rows are independent windows of `window` tokens each (a
+   * batch laid end to end; window a multiple of the chunk): every window starts from a zero state
+   * (h0 must be zeros) and nothing flows from one into the next. hL is then the last window's final state.
+   */
+  window?: number;
 }
 
 export type ScanScheme = 'tree' | 'hillis-steele';
@@ -423,6 +446,23 @@ export function treeLevels(NC: number): { counts: number[]; fanIn: number[] } {
 }
 const TREE_TOP = 64;
 
+/** WC (chunks per window, 0 for none) for a call's `window`, checked. */
+export function windowChunks(window: number | undefined, L: number, T: number, scheme: ScanScheme): number {
+  if (window === undefined || window >= L) return 0;
+  if (scheme !== 'tree') throw new RangeError(`selective scan: independent windows need scheme 'tree' (got ${scheme})`);
+  if (!(Number.isInteger(window) && window > 0 && window % T === 0 && L % window === 0)) {
+    throw new RangeError(`selective scan: window = ${window} must be a positive multiple of the chunk (${T}) that divides L = ${L}`);
+  }
+  return window / T;
+}
+
+/** Chunks per node of each tree level (level 0: 1), from treeLevels' fan-ins. */
+export function nodeChunks(fanIn: number[]): number[] {
+  const ns = [1];
+  for (const g of fanIn) ns.push(ns[ns.length - 1] * g);
+  return ns;
+}
+
 export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions) {
   const { ED, N } = opts;
   const scheme: ScanScheme = opts.scheme ?? (N <= TREE_MAX_N ? 'tree' : 'hillis-steele');
@@ -452,11 +492,12 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   const noProfile = async () => {};
 
   /** One segment, tree scheme (see the header). */
-  async function treeSegment(LS: number, s: Seg, bc: { BCS: number; BO: number; CO: number }, keep: boolean, profile: (stage: string) => Promise<void>) {
+  async function treeSegment(LS: number, s: Seg, bc: { BCS: number; BO: number; CO: number }, keep: boolean, profile: (stage: string) => Promise<void>, WC = 0) {
     const NC = Math.ceil(LS / T);
     const { counts, fanIn } = treeLevels(NC);
     const top = counts.length - 1;
-    const base = { ED, N, N1: N + 1, T, TED: T * ED, LS, ...bc, G: 0, CC: 0, NT: counts[top] };
+    const ns = nodeChunks(fanIn); // chunks per node of each level
+    const base = { ED, N, N1: N + 1, T, TED: T * ED, LS, ...bc, G: 0, CC: 0, NT: counts[top], WC, NS: ns[top] };
     const pipe = { pipeline: true };
     const fns = { ...pipe, functions: integerHelpers };
     const kd = kernel('delta', deltaKernel, [ED, LS], base, kinds(s.raw, s.bias), pipe);
@@ -476,7 +517,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     await profile('top');
     let starts = topStarts;
     for (let l = top; l >= 1; l--) {
-      const kdn = kernel(`down${l}`, treeDownKernel, [ED, N, counts[l - 1]], { ...base, G: fanIn[l - 1], CC: counts[l - 1] }, kinds(s.A), fns);
+      const kdn = kernel(`down${l}`, treeDownKernel, [ED, N, counts[l - 1]], { ...base, G: fanIn[l - 1], CC: counts[l - 1], NS: ns[l - 1] }, kinds(s.A), fns);
       starts = await kdn(starts, sums[l - 1], s.A); // (counts[l-1], N, ED)
       await profile('down');
     }
@@ -521,7 +562,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     return { out, hL };
   }
 
-  async function segment(LS: number, s: Seg, bc: { BCS: number; BO: number; CO: number }, keep: boolean, runOpts: GpuScanRunOptions) {
+  async function segment(LS: number, s: Seg, bc: { BCS: number; BO: number; CO: number }, keep: boolean, runOpts: GpuScanRunOptions, WC = 0) {
     const profile = runOpts.profile ?? noProfile;
     if (runOpts.naive) {
       const c: ScanConsts = { ED, N, T, NC: Math.ceil(LS / T), LS, ...bc };
@@ -530,7 +571,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
       await profile('naive');
       return { hL, out: null };
     }
-    return scheme === 'tree' ? treeSegment(LS, s, bc, keep, profile) : hsSegment(LS, s, bc, keep, profile);
+    return scheme === 'tree' ? treeSegment(LS, s, bc, keep, profile, WC) : hsSegment(LS, s, bc, keep, profile);
   }
 
   /**
@@ -579,9 +620,11 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     if (device) {
       if (L > LSmax) throw new RangeError(`selective scan: L=${L} exceeds one segment (${LSmax} tokens) for device inputs; stream it in calls carrying hL`);
       if (L < 1) throw new RangeError('selective scan: device inputs need L ≥ 1');
-      const r = await segment(L, { u: a.u, raw: a.deltaRaw, z: a.z, BC, A: a.A, D: a.D, bias: a.deltaBias, h0 }, bcs, true, runOpts);
+      const WC = windowChunks(a.window, L, T, scheme);
+      const r = await segment(L, { u: a.u, raw: a.deltaRaw, z: a.z, BC, A: a.A, D: a.D, bias: a.deltaBias, h0 }, bcs, true, runOpts, WC);
       return { out: r.out as GpuTensor, hL: r.hL as GpuTensor };
     }
+    if (a.window !== undefined) throw new RangeError('selective scan: `window` needs device inputs');
     const host = [a.u, a.deltaRaw, a.z, BC] as Float32Array[];
     const out = new Float32Array(L * ED);
     let h: GpuTensor = h0;

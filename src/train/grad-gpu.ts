@@ -25,7 +25,9 @@
 // (src/backend/gpujs/buffer-pool.ts): allocating a fresh buffer per call dominated element-wise kernels.
 // With recycled buffers the same bind groups recur, and a cache (bind-group-cache.ts) saves the
 // largest piece of a kernel call's host cost; command buffers go to the queue in batches
-// (submit-batcher.ts). Short windows are bound by that host cost.
+// (submit-batcher.ts). Short windows of a batch run together as one chunk of independent windows (the
+// conv and scan kernels take the window length: zero states at each window start, nothing crosses a
+// window boundary), so a batch of 64 windows of 1,024 tokens costs two sets of launches, not 64.
 //
 // Memory on the device for a chunk of T tokens, default model (D 128, ED 256, N 16, R 8, 12 layers):
 // every layer's activations ≈ T·(2D + 6ED + 2R + 2N)·4 B (7.4 KB per token per layer), plus one layer's
@@ -33,7 +35,9 @@
 // few (T, ED) tensors); chunk-start states are tiny. T = 32,768 by default: 3.9 GiB peak on the H100.
 import { kernelSettings, type GpuHandle, type GpuJsLike } from '../../kernels/gpujs-types.js';
 import { linearBwdWSplit, linearBwdX, linearBwdXRow, linearFwdT, linearFwdTRow, rowGrid } from '../../kernels/linear/gpujs.js';
-import { convBwdBSplit, convBwdState, convBwdWSplit, convBwdX, convFwd, convStateOut } from '../../kernels/conv1d/gpujs.js';
+import {
+  convBwdBSplit, convBwdState, convBwdWSplit, convBwdWSplitWin, convBwdX, convBwdXWin, convFwd, convFwdWin, convStateOut,
+} from '../../kernels/conv1d/gpujs.js';
 import { applyKernel, bwdWSplitKernel, bwdXAddKernel, bwdXKernel, coefKernel, rstdKernel } from '../../kernels/rms-norm/gpujs.js';
 import { embBwdSplit, embFwd } from '../../kernels/embedding/gpujs.js';
 import { ceBwdKernel, correctKernel, lseKernel, nllKernel } from '../../kernels/cross-entropy/gpujs.js';
@@ -75,6 +79,12 @@ export interface GpuGradOptions {
   bufferPool?: boolean;
   /** hand kernel calls to the GPU queue in batches (src/backend/gpujs/submit-batcher.ts; default true; needs bufferPool) */
   batchSubmits?: boolean;
+  /**
+   * run several windows of a batch as one chunk of independent windows (default true where they fit:
+   * B ≥ 2, 2·L ≤ chunk, L a multiple of the scan's chunk): one set of kernel launches for up to
+   * ⌊chunk/L⌋ windows instead of one per window
+   */
+  batchWindows?: boolean;
 }
 
 /** A GradientFn on the GPU, with the device resources it holds. */
@@ -231,8 +241,11 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
     let T = options.chunk ?? Math.min(2 ** Math.floor(Math.log2(maxT)), DEFAULT_CHUNK_CAP);
     if (!(Number.isInteger(T) && T >= 1)) throw new RangeError(`gradientsGpu: chunk = ${T} must be a positive integer`);
     if (T > maxT) throw new RangeError(`gradientsGpu: chunk = ${T} exceeds what the scan accepts in one segment here (${maxT} tokens at ED=${d.ED}, N=${d.N})`);
+    const windowsPerChunk = (options.batchWindows ?? true) && batch.B >= 2 && scan.fwd.scheme === 'tree' && scan.bwd.scheme === 'tree'
+      && scan.bwd.sub === scan.bwd.chunk && batch.L % scan.fwd.chunk === 0 && batch.L % scan.bwd.chunk === 0
+      ? Math.min(batch.B, Math.floor(T / batch.L)) : 1;
     T = Math.min(T, batch.L);
-    const run = new Step(dev, config, d, scan, T, TS);
+    const run = new Step(dev, config, d, scan, T, TS, windowsPerChunk);
     try {
       return await run.lossAndGrads(weights, batch);
     } finally {
@@ -257,7 +270,7 @@ class Step {
 
   constructor(private readonly dev: Dev, private readonly config: MambaConfig, private readonly d: MambaDims,
     private readonly scan: { fwd: ReturnType<typeof createSelectiveScanKernels>; bwd: ReturnType<typeof createSelectiveScanBackwardKernels> },
-    private readonly T: number, private readonly TS: number) {
+    private readonly T: number, private readonly TS: number, private readonly windowsPerChunk = 1) {
     this.eps = config.normEps;
     this.floats = { EPS: this.eps };
   }
@@ -356,7 +369,14 @@ class Step {
     const zeroSsm = await this.own(new Float32Array(ED * N));
     const losses: Array<{ nll: H; hit: H; n: number }> = [];
     try {
-      for (let b = 0; b < B; b++) {
+      if (this.windowsPerChunk >= 2) {
+        // several windows at a time, as one chunk of independent windows (zero states, nothing carried)
+        for (let b0 = 0; b0 < B; b0 += this.windowsPerChunk) {
+          const nW = Math.min(this.windowsPerChunk, B - b0);
+          await this.windowsChunk(batch.ids.subarray(b0 * L, (b0 + nW) * L), L, nW, zeroConv, zeroSsm, 1 / total, losses);
+        }
+      }
+      for (let b = 0; b < B && this.windowsPerChunk < 2; b++) {
         const ids = batch.ids.subarray(b * L, (b + 1) * L);
         // pass 1: chunk-start states; slot c holds the states entering chunk c (chunk 0: zeros)
         const convAt: H[][] = [Array(nLayer).fill(zeroConv)];
@@ -366,7 +386,7 @@ class Step {
           const cs: H[] = [], ss: H[] = [];
           for (let i = 0; i < nLayer; i++) {
             const f = await this.layerForward(i, res, T, convAt[c][i], ssmAt[c][i], false);
-            cs.push(f.convOut);
+            cs.push(f.convOut!); // no window: a state comes out
             ss.push(f.hOut);
             const next = await dev.k('add', add2Kernel, [D, T], { C: D }, [res, f.hid]);
             free(res, f.hid);
@@ -389,15 +409,7 @@ class Step {
           const resIn: H[] = [];
           const acts: Acts[] = [];
           const idsF = Float32Array.from(ids.subarray(t0, t0 + Lc)); // the chunk's ids, for the embedding and its backward
-          let res = await this.embed(idsF);
-          for (let i = 0; i < nLayer; i++) {
-            const f = await this.layerForward(i, res, Lc, convAt[c][i], ssmAt[c][i], true);
-            free(f.convOut, f.hOut);
-            resIn.push(res);
-            acts.push(f.acts!);
-            res = await dev.k('add', add2Kernel, [D, Lc], { C: D }, [res, f.hid]);
-            free(f.hid);
-          }
+          const res = await this.forwardKeeping(idsF, convAt[c], ssmAt[c], resIn, acts);
           const targets = new Float32Array(Lc);
           for (let k = 0; k < Lc; k++) targets[k] = t0 + k + 1 < L ? ids[t0 + k + 1] : -1;
           let g = await this.top(res, Lc, targets, 1 / total, losses);
@@ -435,6 +447,56 @@ class Step {
     }
   }
 
+  /**
+   * nW whole windows of L tokens (ids (nW·L)) as one chunk of independent windows: forward, loss and
+   * backward with every layer's conv and scan told the window length, so each window starts from a
+   * zero state and no gradient crosses into the window before it. Same kernels, nW× fewer launches.
+   */
+  private async windowsChunk(ids: Uint8Array, L: number, nW: number, zeroConv: H, zeroSsm: H, scale: number,
+    losses: Array<{ nll: H; hit: H; n: number }>): Promise<void> {
+    const { D, ED, N, K, nLayer } = this.d;
+    const R = nW * L;
+    const idsF = Float32Array.from(ids);
+    const resIn: H[] = [];
+    const acts: Acts[] = [];
+    const res = await this.forwardKeeping(idsF, Array(nLayer).fill(zeroConv), Array(nLayer).fill(zeroSsm), resIn, acts, L);
+    const targets = new Float32Array(R);
+    for (let k = 0; k < R; k++) targets[k] = (k % L) + 1 < L ? ids[k + 1] : -1; // no target past a window's end
+    let g = await this.top(res, R, targets, scale, losses);
+    free(res);
+    const dConv: H[] = [], dh: H[] = [];
+    for (let i = 0; i < nLayer; i++) {
+      dConv.push(await this.zeros((K - 1) * ED));
+      dh.push(await this.zeros(ED * N));
+    }
+    for (let i = nLayer - 1; i >= 0; i--) {
+      const r = await this.layerBackward(i, acts[i], resIn[i], R, g, zeroConv, zeroSsm, dConv, dh, L);
+      free(g, resIn[i], ...Object.values(acts[i]));
+      g = r;
+    }
+    this.g.embedding = await this.accSplit(this.g.embedding, 'embBwd', embBwdSplit, [D, this.d.V, Math.ceil(R / this.TS)], { L: R, D }, [idsF, g]);
+    free(g, ...dConv, ...dh);
+  }
+
+  /**
+   * The forward over a chunk's ids keeping every layer's input residual (resIn) and activations (acts)
+   * for the backward; returns the final residual (Lc, D). convIn/hIn: each layer's states entering the
+   * chunk; win: independent windows of that length (layerForward).
+   */
+  private async forwardKeeping(idsF: Float32Array, convIn: H[], hIn: H[], resIn: H[], acts: Acts[], win?: number): Promise<H> {
+    const Lc = idsF.length;
+    let res = await this.embed(idsF);
+    for (let i = 0; i < this.d.nLayer; i++) {
+      const f = await this.layerForward(i, res, Lc, convIn[i], hIn[i], true, win);
+      free(f.convOut, f.hOut);
+      resIn.push(res);
+      acts.push(f.acts!);
+      res = await this.dev.k('add', add2Kernel, [this.d.D, Lc], { C: this.d.D }, [res, f.hid]);
+      free(f.hid);
+    }
+    return res;
+  }
+
   /** Rows of the embedding for a chunk's ids (as floats: gpu.js arrays are float) → (Lc, D). */
   private embed(idsF: Float32Array): Promise<H> {
     const Lc = idsF.length;
@@ -442,7 +504,7 @@ class Step {
   }
 
   /** Layer i's mixer over Lc rows of its input residual `res`: hid (Lc, D), the states after the chunk, and (keep) its activations. */
-  private async layerForward(i: number, res: H, Lc: number, convIn: H, hIn: H, keep: boolean): Promise<{ hid: H; convOut: H; hOut: H; acts?: Acts }> {
+  private async layerForward(i: number, res: H, Lc: number, convIn: H, hIn: H, keep: boolean, win?: number): Promise<{ hid: H; convOut: H | null; hOut: H; acts?: Acts }> {
     const { dev } = this;
     const { D, ED, N, R, K } = this.d;
     const w = this.w.layers[i];
@@ -452,14 +514,18 @@ class Step {
     const x = await this.linFwd(xn, w.inProjT, Lc, D, ED, 2 * ED); // (Lc, ED)
     const z = await this.linFwd(xn, w.inProjT, Lc, D, ED, 2 * ED, ED); // (Lc, ED)
     const conv = { L: Lc, C: ED, K };
-    const xPre = await dev.k('conv', convFwd, [ED, Lc], conv, [x, w.convW, w.convB, convIn]); // (Lc, ED)
-    const convOut = await dev.k('convState', convStateOut, [ED, K - 1], conv, [x, convIn]); // (K-1, ED)
+    // (Lc, ED); with windows (win) every window starts from a zero conv state and none is carried out
+    const xPre = win
+      ? await dev.k('convWin', convFwdWin, [ED, Lc], { ...conv, LW: win, TS: 1 }, [x, w.convW, w.convB])
+      : await dev.k('conv', convFwd, [ED, Lc], conv, [x, w.convW, w.convB, convIn]);
+    const convOut = win ? null : await dev.k('convState', convStateOut, [ED, K - 1], conv, [x, convIn]); // (K-1, ED)
     const xc = await dev.k('silu', siluFwd, [ED, Lc], { C: ED }, [xPre]); // (Lc, ED)
     const xdbl = await this.linFwd(xc, w.xProjT, Lc, ED, R + 2 * N, R + 2 * N); // (Lc, R+2N)
     const dtLow = await this.linFwd(xc, w.xProjT, Lc, ED, R, R + 2 * N); // (Lc, R)
     const deltaRaw = await this.linFwd(dtLow, w.dtWT, Lc, R, ED, ED); // (Lc, ED)
     const s = await dev.timed('scanForward', () => this.scan.fwd.run({
       L: Lc, ED, N, u: xc, deltaRaw, A: w.A, D: w.D, z, deltaBias: w.dtB, BC: xdbl, bcStride: R + 2 * N, bOffset: R, cOffset: R + N, h0: hIn,
+      ...(win ? { window: win } : {}),
     }));
     await dev.submitted(8);
     const y = s.out as H; // (Lc, ED), padded to whole scan chunks
@@ -507,7 +573,7 @@ class Step {
    * Backward of layer i over a chunk: g = ∂loss/∂(layer output residual) (Lc, D) in, ∂loss/∂(layer input
    * residual) out (the residual path plus the mixer's). dConv[i], dh[i] carry the state gradients.
    */
-  private async layerBackward(i: number, a: Acts, res: H, Lc: number, g: H, convIn: H, hIn: H, dConv: H[], dh: H[]): Promise<H> {
+  private async layerBackward(i: number, a: Acts, res: H, Lc: number, g: H, convIn: H, hIn: H, dConv: H[], dh: H[], win?: number): Promise<H> {
     const { dev } = this;
     const { D, ED, N, R, K } = this.d;
     const w = this.w.layers[i];
@@ -520,6 +586,7 @@ class Step {
     // selective scan (softplus with dt bias, D skip, SiLU(z) gate inside)
     const sg = await dev.timed('scanBackward', () => this.scan.bwd.runDevice({
       L: Lc, ED, N, u: a.xc, deltaRaw: a.deltaRaw, A: w.A, D: w.D, z: a.z, deltaBias: w.dtB, BC: a.xdbl, bcStride: R + 2 * N, bOffset: R, cOffset: R + N, h0: hIn,
+      ...(win ? { window: win } : {}),
     }, dY, dh[i]));
     await dev.submitted(16);
     free(dY, dh[i]);
@@ -543,11 +610,17 @@ class Step {
     const dXPre = await dev.k('siluBwd', siluBwd, [ED, Lc], { C: ED }, [a.xPre, dXc]); // (Lc, ED)
     free(dXc);
     const conv = { L: Lc, C: ED, K };
-    const dX = await dev.k('convBwdX', convBwdX, [ED, Lc], conv, [dXPre, w.convW, dConv[i]]); // (Lc, ED)
-    const dState = await dev.k('convBwdState', convBwdState, [ED, K - 1], conv, [dXPre, w.convW, dConv[i]]); // (K-1, ED)
-    free(dConv[i]);
-    dConv[i] = dState;
-    gp.convW = await this.accSplit(gp.convW, 'convBwdW', convBwdWSplit, [K, ED, S], conv, [dXPre, a.x, convIn]);
+    let dX: H;
+    if (win) { // independent windows: no state in or out
+      dX = await dev.k('convBwdXWin', convBwdXWin, [ED, Lc], { ...conv, LW: win, TS: 1 }, [dXPre, w.convW]); // (Lc, ED)
+      gp.convW = await this.accSplit(gp.convW, 'convBwdWWin', convBwdWSplitWin, [K, ED, S], { ...conv, LW: win }, [dXPre, a.x]);
+    } else {
+      dX = await dev.k('convBwdX', convBwdX, [ED, Lc], conv, [dXPre, w.convW, dConv[i]]); // (Lc, ED)
+      const dState = await dev.k('convBwdState', convBwdState, [ED, K - 1], conv, [dXPre, w.convW, dConv[i]]); // (K-1, ED)
+      free(dConv[i]);
+      dConv[i] = dState;
+      gp.convW = await this.accSplit(gp.convW, 'convBwdW', convBwdWSplit, [K, ED, S], conv, [dXPre, a.x, convIn]);
+    }
     gp.convB = await this.accSplit(gp.convB, 'convBwdB', convBwdBSplit, [ED, S], conv, [dXPre]);
     free(dXPre);
     // in_proj over (2ED, D) with [dx | dz] packed per row

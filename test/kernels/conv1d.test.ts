@@ -3,7 +3,8 @@
 import test from 'ava';
 import { conv1dRef, conv1dBackwardRef } from '../../kernels/conv1d/ref.js';
 import { conv1d, conv1dBackward } from '../../kernels/conv1d/cpu.js';
-import { createConv1dKernels } from '../../kernels/conv1d/gpujs.js';
+import { convBwdWSplitWin, convBwdXWin, convFwdWin, createConv1dKernels } from '../../kernels/conv1d/gpujs.js';
+import { kernelSettings } from '../../kernels/gpujs-types.js';
 import { siluRef } from '../../kernels/silu/ref.js';
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
 import { mulberry32, randn } from '../helpers/random.js';
@@ -123,6 +124,38 @@ for (const mode of ['webgpu', 'webasm'] as const) {
       t.log(`max rel err ${JSON.stringify(e)}`);
       for (const v of [e.y, e.ySilu, e.state]) t.true(v < TOLERANCE.forward);
       for (const v of [e.dX, e.dState, e.dW, e.dB]) t.true(v < TOLERANCE.backward);
+    });
+  }
+}
+
+// independent windows (the GPU training engine's batched short windows): G windows of LW rows in one
+// call == the reference run window by window from zero states; dW summed over windows in splits
+for (const mode of ['webgpu', 'webasm'] as const) {
+  const run = mode === 'webgpu' && !probe.ok ? test.skip : test;
+  for (const [LW, G, C, K, TS] of [[5, 7, 3, 4, 4], [1, 3, 2, 2, 2], [16, 3, 5, 4, 7]] as Array<[number, number, number, number, number]>) {
+    run(`${mode} conv1d over ${G} windows of ${LW} rows (K ${K}) == reference per window`, async (t) => {
+      const gpu = await getGpu(mode);
+      const L = LW * G, S = Math.ceil(L / TS);
+      const rng = mulberry32(LW * 31 + G);
+      const x = randn(rng, L * C), w = randn(rng, C * K, 0.5), b = randn(rng, C), dY = randn(rng, L * C);
+      const y = new Float64Array(L * C), dX = new Float64Array(L * C), dW = new Float64Array(C * K);
+      for (let g = 0; g < G; g++) {
+        const xs = x.subarray(g * LW * C, (g + 1) * LW * C), ds = dY.subarray(g * LW * C, (g + 1) * LW * C);
+        y.set(conv1dRef(xs, w, b, null, LW, C, K).y, g * LW * C);
+        const r = conv1dBackwardRef(xs, w, null, ds, null, LW, C, K);
+        dX.set(r.dX, g * LW * C);
+        for (let i = 0; i < dW.length; i++) dW[i] += r.dW[i];
+      }
+      const c = { L, C, K, LW, TS };
+      const k = (fn: Function, out: number[]) => gpu.createKernel(fn, kernelSettings(out, c));
+      const gy = await readFlat(k(convFwdWin, [C, L])(f32(x), f32(w), f32(b)));
+      const gdx = await readFlat(k(convBwdXWin, [C, L])(f32(dY), f32(w)));
+      const P = await readFlat(k(convBwdWSplitWin, [K, C, S])(f32(dY), f32(x)));
+      const gdw = new Float64Array(C * K);
+      for (let s2 = 0; s2 < S; s2++) for (let i = 0; i < C * K; i++) gdw[i] += P[s2 * C * K + i];
+      const e = { y: maxRelErr(gy, y), dX: maxRelErr(gdx, dX), dW: maxRelErr(gdw, dW) };
+      t.log(`max rel err y ${e.y.toExponential(1)}, dX ${e.dX.toExponential(1)}, dW ${e.dW.toExponential(1)}`);
+      t.true(e.y < TOLERANCE.forward && e.dX < TOLERANCE.backward && e.dW < TOLERANCE.backward, JSON.stringify(e));
     });
   }
 }

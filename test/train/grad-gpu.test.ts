@@ -26,6 +26,9 @@ const cases = [
   { name: 'untied, dt_rank 3, K 3, L 33, B 1, chunk 2 (< K-1), split 3', cfg: untied, L: 33, B: 1, chunk: 2, split: 3 },
   { name: 'tied, L 257, B 1, one chunk, default split', cfg: tied, L: 257, B: 1 },
   { name: 'd_model 64 (warp-row linears), L 45, B 1, chunk 16, split 7', cfg: wide, L: 45, B: 1, chunk: 16, split: 7 },
+  // B windows run as chunks of independent windows: 5 windows of 16 tokens, 2 per chunk of 32 (then 1)
+  { name: 'batched windows: tied, L 16, B 5, chunk 32 (2 windows per chunk), split 5', cfg: tied, L: 16, B: 5, chunk: 32, split: 5 },
+  { name: 'batched windows: untied, K 3, L 24, B 3, 3 windows per chunk', cfg: untied, L: 24, B: 3, chunk: 96, split: 11 },
 ];
 
 let fn: GpuGradientFn | undefined;
