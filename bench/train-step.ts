@@ -5,14 +5,14 @@
 //
 // Run: npx tsc -p tsconfig.json && node dist/bench/train-step.js [--L 4096] [--B 2] [--repeats 3]
 //        [--threads 2] [--ts]   (--ts: the TypeScript kernels)        (prints JSON on stdout)
-//        [--device webgpu [--chunk T] [--split TS] [--profile] [--no-pool] [--no-batch]]  (--profile: per-kernel wall ms of the
+//        [--device webgpu [--chunk T] [--split TS] [--profile] [--no-pool] [--no-batch] [--wg 8x8,64]]  (--profile: per-kernel wall ms of the
 //        last repeat, each kernel waited for — slower than the timed runs, which are not profiled)
 // GPU memory is not visible from WebGPU: bench/h100-run.sh samples nvidia-smi beside this script.
 import { makeConfig } from '../src/model/config.js';
 import { initWeights } from '../src/model/init.js';
 import { makeGradientsCpu } from '../src/train/grad-cpu.js';
 import { makeGradientsGpu } from '../src/train/grad-gpu.js';
-import { shutdownGpu } from '../src/backend/gpu-runtime.js';
+import { setWorkgroupSizes, shutdownGpu } from '../src/backend/gpu-runtime.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
@@ -25,6 +25,9 @@ const weights = initWeights(cfg, 0);
 const ids = new Uint8Array(B * L);
 for (let i = 0; i < B * L; i++) ids[i] = 7 + ((i * 2654435761) >>> 29) % 4; // A C G T
 const threads = Number(opt('threads', '2'));
+// --wg 8x8,64: gpu.js's own workgroup sizes instead of the default 32×8 / 256 (src/backend/gpujs/workgroup-size.ts)
+const wg = argv.includes('--wg') ? opt('wg', '32x8,256').split(/[x,]/).map(Number) : null;
+if (wg) setWorkgroupSizes({ wide: [wg[0], wg[1]], flat: wg[2] });
 const device = opt('device', 'cpu');
 const gpuOpts = { ...(argv.includes('--no-pool') ? { bufferPool: false } : {}), ...(argv.includes('--no-batch') ? { batchSubmits: false } : {}), ...(argv.includes('--chunk') ? { chunk: Number(opt('chunk', '0')) } : {}), ...(argv.includes('--split') ? { split: Number(opt('split', '0')) } : {}) };
 const gpuFn = device === 'webgpu' ? await makeGradientsGpu(gpuOpts) : undefined;
@@ -56,7 +59,7 @@ await shutdownGpu();
 times.sort((a, b) => a - b);
 const ms = times[times.length >> 1];
 process.stdout.write(JSON.stringify({
-  L, B, device, ...(gpuFn ? { engine: gpuFn.description, ...gpuOpts } : { threads, kernels: argv.includes('--ts') ? 'ts' : 'wasm' }), loss, medianMs: Math.round(ms), tokensPerSec: Math.round((B * L) / (ms / 1000)),
+  L, B, device, ...(gpuFn ? { engine: gpuFn.description, ...gpuOpts, ...(wg ? { workgroups: wg.join(',') } : {}) } : { threads, kernels: argv.includes('--ts') ? 'ts' : 'wasm' }), loss, medianMs: Math.round(ms), tokensPerSec: Math.round((B * L) / (ms / 1000)),
   usPerToken: +((ms * 1000) / (B * L)).toFixed(1), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
   times: times.map((t) => Math.round(t)), cpuMs: cpuTimes.map((t) => Math.round(t)), ...(profile ? { profileMs: profile } : {}),
 }) + '\n');

@@ -23,6 +23,11 @@ if (!probe.ok) {
   console.error(`bench-device: no WebGPU adapter: ${probe.reason}`);
   process.exit(4);
 }
+// --wg 8x8,64: gpu.js's own workgroup sizes instead of the default 32×8 / 256 (src/backend/gpujs/workgroup-size.ts)
+if (process.argv.includes('--wg')) {
+  const w = process.argv[process.argv.indexOf('--wg') + 1].split(/[x,]/).map(Number);
+  rt.setWorkgroupSizes({ wide: [w[0], w[1]], flat: w[2] });
+}
 const gpu = await rt.getGpu('webgpu');
 const { installBufferPool } = await import('../../src/backend/gpujs/buffer-pool.js'); // as the training engine
 console.error(`adapter: ${probe.name}`);

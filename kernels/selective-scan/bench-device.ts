@@ -47,6 +47,11 @@ proto.requestDevice = function (this: any, desc: any = {}) {
   const f = this.features?.has?.('timestamp-query') ? ['timestamp-query'] : [];
   return requestDevice.call(this, { ...desc, requiredFeatures: [...(desc.requiredFeatures ?? []), ...f] });
 };
+// --wg 8x8,64: gpu.js's own workgroup sizes instead of the default 32×8 / 256 (src/backend/gpujs/workgroup-size.ts)
+if (process.argv.includes('--wg')) {
+  const w = process.argv[process.argv.indexOf('--wg') + 1].split(/[x,]/).map(Number);
+  rt.setWorkgroupSizes({ wide: [w[0], w[1]], flat: w[2] });
+}
 const gpu = await rt.getGpu('webgpu');
 log(`adapter: ${probe.name} (${probe.vendor ?? ''} ${probe.architecture ?? ''}); maxStorageBufferBindingSize ${probe.limits?.maxStorageBufferBindingSize}`);
 const maxBindingBytes = probe.limits!.maxStorageBufferBindingSize;

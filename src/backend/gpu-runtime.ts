@@ -7,6 +7,7 @@
 // 128 MiB), by wrapping GPUAdapter.prototype.requestDevice before the first kernel.
 import { createRequire } from 'node:module';
 import { DeviceError } from '../errors.js';
+import { installWorkgroupSizes, type WorkgroupSizes } from './gpujs/workgroup-size.js';
 
 const require = createRequire(import.meta.url);
 
@@ -104,7 +105,8 @@ export async function getGpu(mode: 'webgpu' | 'webasm'): Promise<GpuJs> {
     const report = await probeWebGpu();
     if (!report.ok) throw new DeviceError(`WebGPU unavailable: ${report.reason}`);
   }
-  const { GPU } = require('gpu.js');
+  const { GPU, WebGPUKernel } = require('gpu.js');
+  if (mode === 'webgpu') installWorkgroupSizes(WebGPUKernel); // 32×8 / 256-thread workgroups: gpujs/workgroup-size.ts
   const gpu: GpuJs = new GPU({ mode });
   instances.set(mode, gpu);
   return gpu;
@@ -120,4 +122,13 @@ export async function shutdownGpu(): Promise<void> {
     if (g.navigator) delete g.navigator.gpu;
     navigatorInstalled = false;
   }
+}
+
+/**
+ * Benchmarks: the workgroup sizes of WebGPU kernels built after this call (gpujs/workgroup-size.ts;
+ * { wide: [8, 8], flat: 64 } is gpu.js's own choice).
+ */
+export function setWorkgroupSizes(sizes: Partial<WorkgroupSizes>): void {
+  const { WebGPUKernel } = require('gpu.js');
+  installWorkgroupSizes(WebGPUKernel, sizes);
 }
