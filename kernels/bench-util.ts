@@ -302,3 +302,33 @@ export function stageTimer(stamps: TimestampMarks, wall: boolean, sync: () => Pr
     },
   };
 }
+
+/**
+ * The start of every device bench (webgpu only): loads src/backend/gpu-runtime.js (see the header),
+ * exits 4 with one line naming `name` where no WebGPU adapter answers, asks for 'timestamp-query' where
+ * the adapter has it (`timestamps`; gpu.js creates its device without features), applies `--wg WxH,F`
+ * (gpu.js's own workgroup sizes are 8x8,64; the default is src/backend/gpujs/workgroup-size.ts's), and
+ * returns the gpu.js instance with the probe report.
+ */
+export async function deviceBench(name: string, timestamps: boolean) {
+  const rt = await import('../src/backend/gpu-runtime.js');
+  const probe = await rt.probeWebGpu();
+  if (!probe.ok) {
+    console.error(`${name}: no WebGPU adapter: ${probe.reason}`);
+    process.exit(4);
+  }
+  if (timestamps) {
+    const proto = (globalThis as any).GPUAdapter.prototype;
+    const requestDevice = proto.requestDevice;
+    proto.requestDevice = function (this: any, desc: any = {}) {
+      const f = this.features?.has?.('timestamp-query') ? ['timestamp-query'] : [];
+      return requestDevice.call(this, { ...desc, requiredFeatures: [...(desc.requiredFeatures ?? []), ...f] });
+    };
+  }
+  const argv = process.argv;
+  if (argv.includes('--wg')) {
+    const w = argv[argv.indexOf('--wg') + 1].split(/[x,]/).map(Number);
+    rt.setWorkgroupSizes({ wide: [w[0], w[1]], flat: w[2] });
+  }
+  return { rt, probe, gpu: await rt.getGpu('webgpu') };
+}

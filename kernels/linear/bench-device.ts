@@ -13,22 +13,12 @@ import {
   linearBwdWSplit, linearBwdX, linearBwdXRow, linearBwdXRowF, linearFwdT, linearFwdTRow, linearFwdTRowF, rowGrid, rowKernelFunctions,
 } from './gpujs.js';
 import { kernelSettings } from '../gpujs-types.js';
+import { deviceBench } from '../bench-util.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
 const L = Number(opt('L', '65536')), repeats = Number(opt('repeats', '11')), TS = Number(opt('split', '256'));
-const rt = await import('../../src/backend/gpu-runtime.js');
-const probe = await rt.probeWebGpu();
-if (!probe.ok) {
-  console.error(`bench-device: no WebGPU adapter: ${probe.reason}`);
-  process.exit(4);
-}
-// --wg 8x8,64: gpu.js's own workgroup sizes instead of the default 32×8 / 256 (src/backend/gpujs/workgroup-size.ts)
-if (process.argv.includes('--wg')) {
-  const w = process.argv[process.argv.indexOf('--wg') + 1].split(/[x,]/).map(Number);
-  rt.setWorkgroupSizes({ wide: [w[0], w[1]], flat: w[2] });
-}
-const gpu = await rt.getGpu('webgpu');
+const { rt, probe, gpu } = await deviceBench('linear bench-device', false); // also --wg WxH,F
 const { installBufferPool } = await import('../../src/backend/gpujs/buffer-pool.js'); // as the training engine
 console.error(`adapter: ${probe.name}`);
 type Hd = { delete(): void; context?: { device?: { queue: { onSubmittedWorkDone(): Promise<void> } } } };

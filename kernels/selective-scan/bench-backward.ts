@@ -12,7 +12,7 @@
 import { createSelectiveScanKernels } from './gpujs.js';
 import { type BwdLayout, type BwdScheme, createSelectiveScanBackwardKernels } from './gpujs-backward.js';
 import { kernelSettings } from '../gpujs-types.js';
-import { stageTimer, TimestampMarks } from '../bench-util.js';
+import { deviceBench, stageTimer, TimestampMarks } from '../bench-util.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
@@ -20,25 +20,7 @@ const lmin = Number(opt('lmin', '12')), lmax = Number(opt('lmax', '20')), repeat
 const configs = opt('configs', 'tree:8').split(',');
 const profileAt = new Set(opt('profile', '').split(',').filter(Boolean).map(Number));
 const ED = 256, N = 16;
-const rt = await import('../../src/backend/gpu-runtime.js');
-const probe = await rt.probeWebGpu();
-if (!probe.ok) {
-  console.error(`bench-backward: no WebGPU adapter: ${probe.reason}`);
-  process.exit(4);
-}
-// ask for timestamp queries where the adapter has them (gpu.js creates the device without features)
-const g = globalThis as any;
-const requestDevice = g.GPUAdapter.prototype.requestDevice;
-g.GPUAdapter.prototype.requestDevice = function (this: any, desc: any = {}) {
-  const f = this.features?.has?.('timestamp-query') ? ['timestamp-query'] : [];
-  return requestDevice.call(this, { ...desc, requiredFeatures: [...(desc.requiredFeatures ?? []), ...f] });
-};
-// --wg 8x8,64: gpu.js's own workgroup sizes instead of the default 32×8 / 256 (src/backend/gpujs/workgroup-size.ts)
-if (process.argv.includes('--wg')) {
-  const w = process.argv[process.argv.indexOf('--wg') + 1].split(/[x,]/).map(Number);
-  rt.setWorkgroupSizes({ wide: [w[0], w[1]], flat: w[2] });
-}
-const gpu = await rt.getGpu('webgpu');
+const { rt, probe, gpu } = await deviceBench('bench-backward', true); // also --wg WxH,F
 const maxBindingBytes = probe.limits!.maxStorageBufferBindingSize;
 const fwd = createSelectiveScanKernels(gpu, { ED, N, maxBindingBytes });
 const bwds = configs.map((cfg) => {

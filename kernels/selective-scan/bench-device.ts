@@ -16,7 +16,7 @@
 // timestamps, wall time with a queue sync after every stage).
 import { selectiveScan } from './cpu.js';
 import { createSelectiveScanKernels, type GpuScanArgs, type GpuScanOptions, type GpuTensor, type ReplayLayout, type ScanScheme, toFlat } from './gpujs.js';
-import { fill, stageTimer, TimestampMarks } from '../bench-util.js';
+import { deviceBench, fill, stageTimer, TimestampMarks } from '../bench-util.js';
 import { kernelSettings } from '../gpujs-types.js';
 
 const argv = process.argv.slice(2);
@@ -33,26 +33,7 @@ const hsChunk = Number(opt('hs-chunk', '16'));
 const profileAt = new Set(opt('profile', '').split(',').filter(Boolean).map(Number));
 const log = (s: string) => console.error(s);
 
-const rt = await import('../../src/backend/gpu-runtime.js');
-const probe = await rt.probeWebGpu();
-if (!probe.ok) {
-  console.error(`bench-device: no WebGPU adapter: ${probe.reason}`);
-  process.exit(4);
-}
-// ask for timestamp queries where the adapter has them (gpu.js creates the device without features)
-const g = globalThis as any;
-const proto = g.GPUAdapter.prototype;
-const requestDevice = proto.requestDevice;
-proto.requestDevice = function (this: any, desc: any = {}) {
-  const f = this.features?.has?.('timestamp-query') ? ['timestamp-query'] : [];
-  return requestDevice.call(this, { ...desc, requiredFeatures: [...(desc.requiredFeatures ?? []), ...f] });
-};
-// --wg 8x8,64: gpu.js's own workgroup sizes instead of the default 32×8 / 256 (src/backend/gpujs/workgroup-size.ts)
-if (process.argv.includes('--wg')) {
-  const w = process.argv[process.argv.indexOf('--wg') + 1].split(/[x,]/).map(Number);
-  rt.setWorkgroupSizes({ wide: [w[0], w[1]], flat: w[2] });
-}
-const gpu = await rt.getGpu('webgpu');
+const { rt, probe, gpu } = await deviceBench('bench-device', true); // also --wg WxH,F
 log(`adapter: ${probe.name} (${probe.vendor ?? ''} ${probe.architecture ?? ''}); maxStorageBufferBindingSize ${probe.limits?.maxStorageBufferBindingSize}`);
 const maxBindingBytes = probe.limits!.maxStorageBufferBindingSize;
 
