@@ -1,17 +1,16 @@
 // linear — device-resident benchmark of the gpu.js GEMM kernels for a real GPU (webgpu only; issue 6):
 // the default model's linear shapes over one training chunk, forward (linearFwdT), dX (linearBwdX) and
-// split dW (linearBwdWSplit, splits of --split and of 1,024 tokens), forward and dX also on the warp-row
-// grid (…Row: a warp is 32 columns of one row) where rowGrid allows it. Not a test
-// (test/kernels/split-reductions.test.ts compares them against the reference).
+// split dW (linearBwdWSplit, splits of --split and of 1,024 tokens). `--wg 8x8,64` builds them with
+// gpu.js's own workgroups (the warp-row kernels measured in docs/benchmarks.md were removed once the
+// 32×8 workgroups gave the plain kernels the same warp shape). Not a test (test/kernels/ compares the
+// kernels against the reference).
 //
 // Run: node dist/kernels/linear/bench-device.js [--L 65536] [--repeats 11] [--split 256] [--no-pool] [--json]
 // (--no-pool: without src/backend/gpujs/buffer-pool.ts, i.e. a freshly allocated output per call)
 // Timing: inputs uploaded once, every kernel compiled, then 0.5 s of the first kernel (GPU clocks ramp up:
 // the first timings after idle read up to 4× slow), two warm-up calls per kernel, the clock stops after `queue.onSubmittedWorkDone()`,
 // median of --repeats; outputs are immutable handles deleted after each call (as the training engine).
-import {
-  linearBwdWSplit, linearBwdX, linearBwdXRow, linearBwdXRowF, linearFwdT, linearFwdTRow, linearFwdTRowF, rowGrid, rowKernelFunctions,
-} from './gpujs.js';
+import { linearBwdWSplit, linearBwdX, linearFwdT } from './gpujs.js';
 import { kernelSettings } from '../gpujs-types.js';
 import { deviceBench } from '../bench-util.js';
 
@@ -44,7 +43,7 @@ async function time(k: (...a: unknown[]) => Promise<Hd>, args: unknown[]): Promi
   return ts[ts.length >> 1];
 }
 const mk = (fn: Function, out: number[], c: Record<string, number>) =>
-  gpu.createKernel(fn, { ...kernelSettings(out, c, {}, { pipeline: true, immutable: true }), functions: rowKernelFunctions });
+  gpu.createKernel(fn, kernelSettings(out, c, {}, { pipeline: true, immutable: true }));
 
 // (name, IN, OUT): in_proj (one half), x_proj, dt_proj, out_proj, lm head — D 128, ED 256, R 8, N 16, V 16
 const shapes: Array<[string, number, number]> = [['in_proj', 128, 512], ['x_proj', 256, 40], ['dt_proj', 8, 256], ['out_proj', 256, 128], ['head', 128, 16]];
@@ -59,10 +58,6 @@ for (const [name, IN, OUT] of shapes) {
     ['dW1024', mk(linearBwdWSplit, [IN, OUT, Math.ceil(L / 1024)], { L, IN, OUT, TS: 1024 }), [dY, x]],
     // the forward's product through the dX kernel (same WGSL up to names and loop length) and the forward again, last
   ];
-  // the warp-row grids (a warp = 32 columns of one row), where they apply
-  const gf = rowGrid(L, OUT), gx = rowGrid(L, IN);
-  if (gf) runs.push([`fwdRowF${gf.F}`, mk(gf.F === 1 ? linearFwdTRow : linearFwdTRowF, gf.grid, { IN, OUT, WOUT: OUT, R0: 0, CH: gf.CH, F: gf.F }), [x, WT]]);
-  if (gx) runs.push([`dXRowF${gx.F}`, mk(gx.F === 1 ? linearBwdXRow : linearBwdXRowF, gx.grid, { IN, OUT, WOUT: 0, R0: 0, CH: gx.CH, F: gx.F }), [dY, W]]);
   for (const [, k, args] of runs) (await k(...args)).delete(); // compile everything before any clock runs
   // GPU clocks: the first kernels timed after idle ran up to 4× slow; keep the device busy ≥ 0.5 s first
   for (const t0 = performance.now(); performance.now() - t0 < 500;) {

@@ -7,7 +7,6 @@
 // Inputs may be Float32Arrays or device handles from `pipeline: true` kernels (indexed flat).
 // Tolerance vs the float64 reference: TOLERANCE.forward / .backward.
 import { kernelSettings, type GpuJsLike, type KernelOptions } from '../gpujs-types.js';
-import { idiv, integerHelpers } from '../gpujs-int.js';
 
 interface This {
   thread: { x: number; y: number };
@@ -91,76 +90,6 @@ export function linearBwdB(this: This, dY: number[]): number {
   for (let t = 0; t < this.constants.L; t++) s += dY[t * this.constants.OUT + this.thread.x];
   return s;
 }
-
-// ---- warp-row layout (issue 6): a warp's 32 threads share one row ----
-// gpu.js runs 2-D grids in 8×8 workgroups, so with grid [columns, rows] a 32-thread warp spans 4 rows
-// × 8 columns and every step of the reduction loop loads from 4 rows of the row operand (4 L1
-// wavefronts) and one run of 8 columns (1). These kernels fold the column into (x, y) = (c mod 8,
-// ⌊c/8⌋) and put the row in z, so a warp is 32 consecutive columns of one row: one broadcast load and
-// one 128-byte load per step. The flat output index x + 8·(y + CH·z) is then exactly the row-major
-// (rows, columns) index. z is limited to 65,535 rows per dispatch: with F > 1 rows are folded F to a
-// z (y = f·CH + c_high, row = F·z + f), which costs an exact integer division of y per index (idiv).
-// Grid: [8, CH·F, rows/F] with CH = columns/8, rows a multiple of F; `rowGrid` picks it.
-
-interface RowThis {
-  thread: { x: number; y: number; z: number };
-  constants: { IN: number; OUT: number; WOUT: number; R0: number; CH: number; F: number };
-}
-
-/** linearFwdT on the warp-row grid with F = 1: y[t, o], o = 8·thread.y + thread.x, t = thread.z. */
-export function linearFwdTRow(this: RowThis, x: number[], WT: number[]): number {
-  let s = 0;
-  for (let i = 0; i < this.constants.IN; i++) {
-    s += x[this.thread.z * this.constants.IN + i] * WT[i * this.constants.WOUT + this.constants.R0 + this.thread.y * 8 + this.thread.x];
-  }
-  return s;
-}
-
-/** linearFwdT on the warp-row grid with F rows per z: t = F·z + ⌊y/CH⌋, o = 8·(y mod CH) + x. */
-export function linearFwdTRowF(this: RowThis, x: number[], WT: number[]): number {
-  let s = 0;
-  for (let i = 0; i < this.constants.IN; i++) {
-    s += x[(this.thread.z * this.constants.F + idiv(this.thread.y, this.constants.CH)) * this.constants.IN + i]
-      * WT[i * this.constants.WOUT + this.constants.R0 + (this.thread.y - idiv(this.thread.y, this.constants.CH) * this.constants.CH) * 8 + this.thread.x];
-  }
-  return s;
-}
-
-/** linearBwdX on the warp-row grid with F = 1: dX[t, i], i = 8·thread.y + thread.x, t = thread.z. */
-export function linearBwdXRow(this: RowThis, dY: number[], W: number[]): number {
-  let s = 0;
-  for (let o = 0; o < this.constants.OUT; o++) {
-    s += dY[this.thread.z * this.constants.OUT + o] * W[o * this.constants.IN + this.thread.y * 8 + this.thread.x];
-  }
-  return s;
-}
-
-/** linearBwdX on the warp-row grid with F rows per z: t = F·z + ⌊y/CH⌋, i = 8·(y mod CH) + x. */
-export function linearBwdXRowF(this: RowThis, dY: number[], W: number[]): number {
-  let s = 0;
-  for (let o = 0; o < this.constants.OUT; o++) {
-    s += dY[(this.thread.z * this.constants.F + idiv(this.thread.y, this.constants.CH)) * this.constants.OUT + o]
-      * W[o * this.constants.IN + (this.thread.y - idiv(this.thread.y, this.constants.CH) * this.constants.CH) * 8 + this.thread.x];
-  }
-  return s;
-}
-
-/**
- * The warp-row grid for `rows` × `cols` outputs, or null where it does not pay or fit: cols must be a
- * multiple of 64 (so a workgroup's 8 y-rows hold one row: narrower outputs would idle threads) and
- * rows a multiple of the fold F (the smallest power of two with rows/F ≤ 65,535). Returns the grid,
- * the constants CH and F, and the kernel pair to use (F = 1: no division in the index).
- */
-export function rowGrid(rows: number, cols: number): { grid: number[]; CH: number; F: number } | null {
-  if (cols % 64 !== 0 || rows < 1) return null;
-  let F = 1;
-  while (Math.ceil(rows / F) > 65535) F *= 2;
-  if (rows % F !== 0) return null;
-  return { grid: [8, (cols / 8) * F, rows / F], CH: cols / 8, F };
-}
-
-/** gpu.js `functions` for the F > 1 kernels. */
-export const rowKernelFunctions = integerHelpers;
 
 export interface LinearShape {
   L: number;

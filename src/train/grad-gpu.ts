@@ -34,7 +34,7 @@
 // backward temporaries (the scan backward's chunk-start and adjoint trees, ≈ 2·T/8·(N+1)·ED·4 B, and a
 // few (T, ED) tensors); chunk-start states are tiny. T = 32,768 by default: 3.9 GiB peak on the H100.
 import { kernelSettings, type GpuHandle, type GpuJsLike } from '../../kernels/gpujs-types.js';
-import { linearBwdWSplit, linearBwdX, linearBwdXRow, linearFwdT, linearFwdTRow, rowGrid } from '../../kernels/linear/gpujs.js';
+import { linearBwdWSplit, linearBwdX, linearFwdT } from '../../kernels/linear/gpujs.js';
 import {
   convBwdBSplit, convBwdState, convBwdWSplit, convBwdWSplitWin, convBwdX, convBwdXWin, convFwd, convFwdWin, convStateOut,
 } from '../../kernels/conv1d/gpujs.js';
@@ -61,7 +61,7 @@ import type { Batch, GradientFn, LossAndGrads } from './types.js';
 export interface GpuGradOptions {
   /**
    * tokens per chunk along L (default: the largest power of two the scan's device path accepts in one
-   * segment, at most DEFAULT_CHUNK_CAP (32,768: the warp-row linears need ≤ 65,535 rows), capped at L)
+   * segment, at most DEFAULT_CHUNK_CAP (32,768), capped at L)
    */
   chunk?: number;
   /** tokens per split of the token reductions (default 256) */
@@ -204,9 +204,8 @@ interface Acts {
 }
 
 /**
- * Default chunk cap. Memory grows with the chunk (every layer's activations are kept for it) and the
- * warp-row linears need ≤ 65,535 rows; on the H100 at L = 2^17, chunks of 32,768 and 65,536 took the
- * same time (936 vs 931 ms: the row linears' gain offset the scan's per-segment overhead).
+ * Default chunk cap. Memory grows with the chunk (every layer's activations are kept for it); on the
+ * H100 at L = 2^20, chunks of 65,536 were within 5 % of 32,768 for twice the memory (docs/benchmarks.md).
  */
 export const DEFAULT_CHUNK_CAP = 32768;
 
@@ -309,23 +308,13 @@ class Step {
     return out;
   }
 
-  /**
-   * y (Lc, OUT) = x (Lc, IN) · rows [R0, R0+OUT) of W, through Wᵀ (IN, WOUT). On the warp-row grid
-   * (kernels/linear rowGrid: a warp is 32 columns of one row, ≈ 1.8× the 2-D grid on the H100) where it
-   * applies without folding rows (OUT a multiple of 64, Lc ≤ 65,535: folding costs an integer division
-   * per load, 2× slower) and the reduction is long enough to pay (IN ≥ 64; dt_proj's IN = 8 was
-   * slower on it), else the 2-D grid. Measured: docs/benchmarks.md, "H100: gpu.js linear kernels".
-   */
+  /** y (Lc, OUT) = x (Lc, IN) · rows [R0, R0+OUT) of W, through Wᵀ (IN, WOUT). */
   private linFwd(x: H, WT: H, Lc: number, IN: number, OUT: number, WOUT: number, R0 = 0): Promise<H> {
-    const g = IN >= 64 ? rowGrid(Lc, OUT) : null;
-    if (g && g.F === 1) return this.dev.k('linFwd', linearFwdTRow, g.grid, { IN, OUT, WOUT, R0, CH: g.CH, F: 1 }, [x, WT]);
     return this.dev.k('linFwd', linearFwdT, [OUT, Lc], { IN, WOUT, R0 }, [x, WT]);
   }
 
-  /** dX (Lc, IN) = dY (Lc, OUT) · W (OUT, IN), on the warp-row grid where it applies (as linFwd). */
+  /** dX (Lc, IN) = dY (Lc, OUT) · W (OUT, IN). */
   private linBwdX(dY: H, W: H, Lc: number, IN: number, OUT: number): Promise<H> {
-    const g = OUT >= 32 ? rowGrid(Lc, IN) : null;
-    if (g && g.F === 1) return this.dev.k('linBwdX', linearBwdXRow, g.grid, { IN, OUT, WOUT: 0, R0: 0, CH: g.CH, F: 1 }, [dY, W]);
     return this.dev.k('linBwdX', linearBwdX, [IN, Lc], { L: Lc, IN, OUT }, [dY, W]);
   }
 

@@ -1,12 +1,10 @@
 // The training engine's split token reductions (one thread per (split, parameter), then a sum) and the
-// transposed-weight forward linear (2-D and warp-row grids), on gpu.js webgpu and webasm, vs the float64 references: odd sizes,
+// transposed-weight forward linear, on gpu.js webgpu and webasm, vs the float64 references: odd sizes,
 // splits that do not divide L (the last split is short), L shorter than one split.
 import test from 'ava';
 import { kernelSettings } from '../../kernels/gpujs-types.js';
 import { linearBackwardRef, linearRef } from '../../kernels/linear/ref.js';
-import {
-  linearBwdWSplit, linearBwdXRow, linearBwdXRowF, linearFwdT, linearFwdTRow, linearFwdTRowF, rowGrid, rowKernelFunctions,
-} from '../../kernels/linear/gpujs.js';
+import { linearBwdWSplit, linearFwdT } from '../../kernels/linear/gpujs.js';
 import { conv1dBackwardRef } from '../../kernels/conv1d/ref.js';
 import { convBwdBSplit, convBwdWSplit } from '../../kernels/conv1d/gpujs.js';
 import { rmsNormBackwardRef } from '../../kernels/rms-norm/ref.js';
@@ -73,38 +71,3 @@ for (const mode of ['webgpu', 'webasm'] as const) {
   }
 }
 
-test('rowGrid: warp-row grids only for widths that are multiples of 64, rows folded under 65,536 per z', (t) => {
-  t.deepEqual(rowGrid(37, 128), { grid: [8, 16, 37], CH: 16, F: 1 });
-  t.deepEqual(rowGrid(65535, 64), { grid: [8, 8, 65535], CH: 8, F: 1 });
-  t.deepEqual(rowGrid(65536, 256), { grid: [8, 64, 32768], CH: 32, F: 2 });
-  t.deepEqual(rowGrid(262144, 64), { grid: [8, 64, 32768], CH: 8, F: 8 });
-  t.is(rowGrid(37, 40), null); // narrower than a workgroup's 64 columns: idle threads
-  t.is(rowGrid(65537, 64), null); // odd rows cannot fold
-});
-
-for (const mode of ['webgpu', 'webasm'] as const) {
-  const run = mode === 'webgpu' && !probe.ok ? test.skip : test;
-  for (const [rows, F] of [[37, 1], [36, 4], [2, 2]] as Array<[number, number]>) {
-    run(`${mode} warp-row linear forward and dX vs reference, rows=${rows}, fold F=${F}`, async (t) => {
-      const gpu = await getGpu(mode);
-      const rng = mulberry32(rows * 7 + F);
-      const [IN, OUT, WOUT, R0] = [64, 128, 200, 5]; // forward over the row slice [R0, R0 + IN) of a (WOUT, IN) weight
-      const kx = randn(rng, rows * IN), W = randn(rng, WOUT * IN, 0.3);
-      const WT = new Float64Array(IN * WOUT);
-      for (let o = 0; o < WOUT; o++) for (let i = 0; i < IN; i++) WT[i * WOUT + o] = W[o * IN + i];
-      const mk = (fn: Function, cols: number, ints: Record<string, number>) => gpu.createKernel(fn, {
-        ...kernelSettings([8, (cols / 8) * F, rows / F], { ...ints, CH: cols / 8, F }), functions: rowKernelFunctions,
-      });
-      const y = await readFlat(mk(F === 1 ? linearFwdTRow : linearFwdTRowF, OUT, { IN, OUT, WOUT, R0 })(f32(kx), f32(WT)));
-      const eFwd = maxRelErr(y, linearRef(kx, W.subarray(R0 * IN, (R0 + OUT) * IN), null, rows, IN, OUT));
-      // dX = dY·W for W (OUT2, IN2) with IN2 = 192 columns out
-      const [IN2, OUT2] = [192, 13];
-      const W2 = randn(rng, OUT2 * IN2, 0.3), dY = randn(rng, rows * OUT2), x2 = randn(rng, rows * IN2);
-      const dX = await readFlat(mk(F === 1 ? linearBwdXRow : linearBwdXRowF, IN2, { IN: IN2, OUT: OUT2, WOUT: 0, R0: 0 })(f32(dY), f32(W2)));
-      const eDX = maxRelErr(dX, linearBackwardRef(x2, W2, dY, rows, IN2, OUT2, false).dX);
-      t.log(`max rel err forward ${eFwd.toExponential(1)}, dX ${eDX.toExponential(1)}`);
-      t.true(eFwd < TOLERANCE.forward, `forward ${eFwd}`);
-      t.true(eDX < TOLERANCE.backward, `dX ${eDX}`);
-    });
-  }
-}

@@ -18,14 +18,14 @@ test.after.always(async () => { await shutdownGpu(); });
 
 const tied = makeConfig({ dModel: 16, nLayer: 2, dState: 4, expand: 2, dConv: 4 });
 const untied = makeConfig({ dModel: 6, nLayer: 2, dState: 2, expand: 2, dConv: 3, dtRank: 3, tieEmbeddings: false });
-// widths that are multiples of 64 (d_model 64, ED 128): in_proj, dt_proj, out_proj and their dX run on the warp-row grid
+// widths of 64 and more (d_model 64, ED 128): the linears get 32×8 workgroups (src/backend/gpujs/workgroup-size.ts)
 const wide = makeConfig({ dModel: 64, nLayer: 1, dState: 4, expand: 2, dConv: 4 });
 
 const cases = [
   { name: 'tied, L 37, B 2, chunk 16, split 5', cfg: tied, L: 37, B: 2, chunk: 16, split: 5 },
   { name: 'untied, dt_rank 3, K 3, L 33, B 1, chunk 2 (< K-1), split 3', cfg: untied, L: 33, B: 1, chunk: 2, split: 3 },
   { name: 'tied, L 257, B 1, one chunk, default split', cfg: tied, L: 257, B: 1 },
-  { name: 'd_model 64 (warp-row linears), L 45, B 1, chunk 16, split 7', cfg: wide, L: 45, B: 1, chunk: 16, split: 7 },
+  { name: 'd_model 64 (32-wide workgroups), L 45, B 1, chunk 16, split 7', cfg: wide, L: 45, B: 1, chunk: 16, split: 7 },
   // B windows run as chunks of independent windows: 5 windows of 16 tokens, 2 per chunk of 32 (then 1)
   { name: 'batched windows: tied, L 16, B 5, chunk 32 (2 windows per chunk), split 5', cfg: tied, L: 16, B: 5, chunk: 32, split: 5 },
   { name: 'batched windows: untied, K 3, L 24, B 3, 3 windows per chunk', cfg: untied, L: 24, B: 3, chunk: 96, split: 11 },
