@@ -5,11 +5,12 @@
 // training engine does. Clock stops after queue.onSubmittedWorkDone(); median of --repeats after a
 // warm-up. Where the adapter has 'timestamp-query', the device time between marker passes is reported
 // too, and --profile gives per-stage device times (markers between the stages; without timestamps:
-// wall time with a queue sync per stage).
+// wall time with a queue sync per stage). For the default tree configuration it also times the pair as
+// the training engine runs it: the forward saving δ and its tree (`save`), the backward taking them.
 // Run: node dist/kernels/selective-scan/bench-backward.js [--lmin 12] [--lmax 20] [--seg 65536] [--repeats 5]
 //        [--configs tree:8:warp,tree:8:3d:8,tree:16:warp:4:16,hillis-steele:16]   (scheme:chunk[:layout[:sub-chunk[:dA sub-chunks[:hoist]]]])
 //        [--profile 16,20] (log2 L) [--json]
-import { createSelectiveScanKernels } from './gpujs.js';
+import { createSelectiveScanKernels, type GpuScanSaved } from './gpujs.js';
 import { type BwdLayout, type BwdScheme, createSelectiveScanBackwardKernels } from './gpujs-backward.js';
 import { kernelSettings } from '../gpujs-types.js';
 import { deviceBench, stageTimer, TimestampMarks } from '../bench-util.js';
@@ -57,7 +58,13 @@ for (let L = 2 ** lmin; L <= 2 ** lmax; L *= 2) {
   const A = await gen(ED, N, 5, 4, -3), D = await gen(1, ED, 6, 1, 0), bias = await gen(1, ED, 7, 1, -2), h0 = await gen(ED, N, 8, 0.2, 0);
   const dOut = await gen(S, ED, 9, 2, 0), dhL = await gen(ED, N, 10, 0.2, 0);
   device = u.context.device;
-  stamps ??= new TimestampMarks(device);
+  if (!stamps) {
+    stamps = new TimestampMarks(device);
+    // recycled output buffers, as the training engine runs the scan (a fresh buffer per immutable output
+    // otherwise costs an allocation and Dawn's zero-fill each call)
+    const { installBufferPool } = await import('../../src/backend/gpujs/buffer-pool.js');
+    installBufferPool(device);
+  }
   const sync = () => device.queue.onSubmittedWorkDone();
   const args = { L: S, ED, N, u, deltaRaw: raw, z, BC, bcStride: 2 * N, bOffset: 0, cOffset: N, A, D, deltaBias: bias, h0 };
   const forward = async () => {
@@ -67,10 +74,20 @@ for (let L = 2 ** lmin; L <= 2 ** lmax; L *= 2) {
       (r.hL as any).delete();
     }
   };
-  const backward = (b: ReturnType<typeof createSelectiveScanBackwardKernels>, profile?: (stage: string) => Promise<void>) => async () => {
+  const backward = (b: ReturnType<typeof createSelectiveScanBackwardKernels>, profile?: (stage: string) => Promise<void>, saved?: GpuScanSaved) => async () => {
     for (let s = 0; s < nSeg; s++) {
-      const gr = await b.runDevice(args, dOut, dhL, { profile });
+      const gr = await b.runDevice(args, dOut, dhL, { profile, ...(saved ? { saved } : {}) });
       for (const h of Object.values(gr)) (h as any).delete();
+    }
+  };
+  // the pair as the training engine runs it: a forward that saves δ and its tree, a backward that takes them
+  const freeSaved = (sv: GpuScanSaved) => { for (const h of [sv.delta, sv.starts, ...sv.sums]) (h as any).delete(); };
+  const forwardSaving = async () => {
+    for (let s = 0; s < nSeg; s++) {
+      const r = await fwd.run(args, { save: true });
+      (r.out as any).delete();
+      (r.hL as any).delete();
+      freeSaved(r.saved!);
     }
   };
   /** median wall ms and median device ms (timestamps around the call) */
@@ -92,9 +109,16 @@ for (let L = 2 ** lmin; L <= 2 ** lmax; L *= 2) {
     return { ms: median(ts), dev: dev.length ? median(dev) : null };
   };
   const f = await time(forward);
+  const fs = await time(forwardSaving);
   for (const { cfg, b } of bwds) {
     const r = await time(backward(b));
-    const row = { L, segment: S, config: cfg, forwardMs: +f.ms.toFixed(2), backwardMs: +r.ms.toFixed(2), ratio: +(r.ms / f.ms).toFixed(2), forwardDevMs: f.dev && +f.dev.toFixed(2), backwardDevMs: r.dev && +r.dev.toFixed(2) };
+    const row: Record<string, unknown> = { L, segment: S, config: cfg, forwardMs: +f.ms.toFixed(2), backwardMs: +r.ms.toFixed(2), ratio: +(r.ms / f.ms).toFixed(2), forwardDevMs: f.dev && +f.dev.toFixed(2), backwardDevMs: r.dev && +r.dev.toFixed(2) };
+    if (b.scheme === 'tree' && b.layout === '3d' && b.sub === b.chunk && b.chunk === fwd.chunk) {
+      const sv = (await fwd.run(args, { save: true })).saved!; // one segment's saved tree, reused by every repeat
+      const rs = await time(backward(b, undefined, sv));
+      freeSaved(sv);
+      Object.assign(row, { forwardSavingMs: +fs.ms.toFixed(2), backwardFromSavedMs: +rs.ms.toFixed(2), ratioSaved: +(rs.ms / fs.ms).toFixed(2) });
+    }
     rows.push(row);
     console.error(JSON.stringify(row));
     if (profileAt.has(Math.log2(L))) {

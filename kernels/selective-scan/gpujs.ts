@@ -27,6 +27,8 @@
 // Independent windows (`window` on the device path, tree only): the segment is a batch of windows laid
 // end to end; a window's first chunk gets Σδ = WINDOW_CUT (decay 0: nothing flows in from before) and
 // every tree node that starts a window a zero start state — the same kernels, two predicates.
+// `save` (device path, tree): also return δ, every level's summaries and the chunk starts as fresh
+// buffers (GpuScanSaved) for gpujs-backward.ts runDevice's `saved`, which then skips recomputing them.
 //
 // Contract of `createSelectiveScanKernels(gpu, {ED, N, chunk})(args)`: the args of ref.ts, each a
 // Float32Array or (webgpu, `pipeline` handles) a device handle; B and C may instead come packed as
@@ -390,6 +392,24 @@ export interface GpuScanRunOptions {
   naive?: boolean;
   /** called after each stage's kernel call with the stage name (a profiler syncs the device there) */
   profile?: (stage: string) => Promise<void>;
+  /**
+   * device path, scheme 'tree': also return the tree the forward built (`saved`), as fresh handles,
+   * for the backward of the same inputs (gpujs-backward.ts runDevice's `saved`), which then skips
+   * recomputing δ and the forward tree — as mamba_ssm's forward saves its chunk states for its backward
+   */
+  save?: boolean;
+}
+
+/** What a tree forward saves for its backward (device handles; the backward's caller deletes them). */
+export interface GpuScanSaved {
+  /** chunk length, chunks, window chunks: the backward checks they match its own */
+  T: number; NC: number; WC: number;
+  /** (L, ED) δ = softplus(deltaRaw + deltaBias) */
+  delta: GpuTensor;
+  /** per tree level ℓ: (count_ℓ, N+1, ED) summaries, slot N = Σδ */
+  sums: GpuTensor[];
+  /** (NC, N, ED) state entering each chunk */
+  starts: GpuTensor;
 }
 
 export interface GpuScanResult {
@@ -397,6 +417,8 @@ export interface GpuScanResult {
   out: GpuTensor;
   /** (ED, N) */
   hL: GpuTensor;
+  /** with `save` */
+  saved?: GpuScanSaved;
 }
 
 const isHandle = (x: unknown): boolean => !!x && !ArrayBuffer.isView(x) && typeof (x as { toArray?: unknown }).toArray === 'function';
@@ -492,32 +514,35 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   const noProfile = async () => {};
 
   /** One segment, tree scheme (see the header). */
-  async function treeSegment(LS: number, s: Seg, bc: { BCS: number; BO: number; CO: number }, keep: boolean, profile: (stage: string) => Promise<void>, WC = 0) {
+  async function treeSegment(LS: number, s: Seg, bc: { BCS: number; BO: number; CO: number }, keep: boolean, profile: (stage: string) => Promise<void>, WC = 0, save = false) {
     const NC = Math.ceil(LS / T);
     const { counts, fanIn } = treeLevels(NC);
     const top = counts.length - 1;
     const ns = nodeChunks(fanIn); // chunks per node of each level
     const base = { ED, N, N1: N + 1, T, TED: T * ED, LS, ...bc, G: 0, CC: 0, NT: counts[top], WC, NS: ns[top] };
     const pipe = { pipeline: true };
+    // saved tensors get fresh buffers (immutable); otherwise each kernel reuses its own
+    const kept = save ? { pipeline: true, immutable: true } : pipe;
     const fns = { ...pipe, functions: integerHelpers };
-    const kd = kernel('delta', deltaKernel, [ED, LS], base, kinds(s.raw, s.bias), pipe);
+    const kd = kernel('delta', deltaKernel, [ED, LS], base, kinds(s.raw, s.bias), kept);
     const delta = await kd(s.raw, s.bias); // (LS, ED)
     await profile('delta');
     const sums: unknown[] = [];
-    const kl = kernel('leaf', LS % T === 0 ? treeLeafFullKernel : treeLeafKernel, [ED, N + 1, NC], base, kinds(s.u, s.A, s.BC), pipe);
+    const kl = kernel('leaf', LS % T === 0 ? treeLeafFullKernel : treeLeafKernel, [ED, N + 1, NC], base, kinds(s.u, s.A, s.BC), kept);
     sums.push(await kl(delta, s.u, s.A, s.BC)); // (NC, N+1, ED)
     await profile('leaf');
     for (let l = 1; l <= top; l++) {
-      const ku = kernel(`up${l}`, treeUpKernel, [ED, N + 1, counts[l]], { ...base, G: fanIn[l - 1], CC: counts[l - 1] }, kinds(s.A), pipe);
+      const ku = kernel(`up${l}`, treeUpKernel, [ED, N + 1, counts[l]], { ...base, G: fanIn[l - 1], CC: counts[l - 1] }, kinds(s.A), kept);
       sums.push(await ku(sums[l - 1], s.A)); // (counts[l], N+1, ED)
       await profile('up');
     }
-    const kt = kernel('top', treeTopKernel, [ED, N, counts[top] + 1], base, kinds(s.A, s.h0), pipe);
+    const kt = kernel('top', treeTopKernel, [ED, N, counts[top] + 1], base, kinds(s.A, s.h0), top === 0 ? kept : pipe);
     const topStarts = await kt(sums[top], s.A, s.h0); // (NT+1, N, ED)
     await profile('top');
     let starts = topStarts;
     for (let l = top; l >= 1; l--) {
-      const kdn = kernel(`down${l}`, treeDownKernel, [ED, N, counts[l - 1]], { ...base, G: fanIn[l - 1], CC: counts[l - 1], NS: ns[l - 1] }, kinds(s.A), fns);
+      const kdn = kernel(`down${l}`, treeDownKernel, [ED, N, counts[l - 1]], { ...base, G: fanIn[l - 1], CC: counts[l - 1], NS: ns[l - 1] }, kinds(s.A),
+        l === 1 ? { ...kept, functions: integerHelpers } : fns); // the chunk starts are saved
       starts = await kdn(starts, sums[l - 1], s.A); // (counts[l-1], N, ED)
       await profile('down');
     }
@@ -527,7 +552,8 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const kf = kernel('final', treeFinalKernel, [N, ED], base, 'h', { ...pipe, immutable: keep });
     const hL = await kf(topStarts); // (ED, N)
     await profile('final');
-    return { out, hL };
+    if (!save) return { out, hL };
+    return { out, hL, saved: { T, NC, WC, delta, sums, starts } as GpuScanSaved };
   }
 
   /** One segment, hillis-steele scheme: all inputs for tokens [0, LS) of it, h0 given. */
@@ -562,7 +588,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     return { out, hL };
   }
 
-  async function segment(LS: number, s: Seg, bc: { BCS: number; BO: number; CO: number }, keep: boolean, runOpts: GpuScanRunOptions, WC = 0) {
+  async function segment(LS: number, s: Seg, bc: { BCS: number; BO: number; CO: number }, keep: boolean, runOpts: GpuScanRunOptions, WC = 0): Promise<{ out: unknown; hL: unknown; saved?: GpuScanSaved }> {
     const profile = runOpts.profile ?? noProfile;
     if (runOpts.naive) {
       const c: ScanConsts = { ED, N, T, NC: Math.ceil(LS / T), LS, ...bc };
@@ -571,7 +597,8 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
       await profile('naive');
       return { hL, out: null };
     }
-    return scheme === 'tree' ? treeSegment(LS, s, bc, keep, profile, WC) : hsSegment(LS, s, bc, keep, profile);
+    if (runOpts.save && !(keep && scheme === 'tree')) throw new RangeError(`selective scan: \`save\` needs device inputs and scheme 'tree'`);
+    return scheme === 'tree' ? treeSegment(LS, s, bc, keep, profile, WC, runOpts.save ?? false) : hsSegment(LS, s, bc, keep, profile);
   }
 
   /**
@@ -622,9 +649,9 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
       if (L < 1) throw new RangeError('selective scan: device inputs need L ≥ 1');
       const WC = windowChunks(a.window, L, T, scheme);
       const r = await segment(L, { u: a.u, raw: a.deltaRaw, z: a.z, BC, A: a.A, D: a.D, bias: a.deltaBias, h0 }, bcs, true, runOpts, WC);
-      return { out: r.out as GpuTensor, hL: r.hL as GpuTensor };
+      return { out: r.out as GpuTensor, hL: r.hL as GpuTensor, ...(r.saved ? { saved: r.saved } : {}) };
     }
-    if (a.window !== undefined) throw new RangeError('selective scan: `window` needs device inputs');
+    if (a.window !== undefined || runOpts.save) throw new RangeError('selective scan: `window` and `save` need device inputs');
     const host = [a.u, a.deltaRaw, a.z, BC] as Float32Array[];
     const out = new Float32Array(L * ED);
     let h: GpuTensor = h0;

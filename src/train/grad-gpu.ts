@@ -32,7 +32,8 @@
 // Memory on the device for a chunk of T tokens, default model (D 128, ED 256, N 16, R 8, 12 layers):
 // every layer's activations ≈ T·(2D + 6ED + 2R + 2N)·4 B (7.4 KB per token per layer), plus one layer's
 // backward temporaries (the scan backward's chunk-start and adjoint trees, ≈ 2·T/8·(N+1)·ED·4 B, and a
-// few (T, ED) tensors); chunk-start states are tiny. T = 32,768 by default: 3.9 GiB peak on the H100.
+// few (T, ED) tensors), plus each layer's scan tree saved by pass 2's forward for its backward
+// (≈ 2·T/8·(N+1)·ED·4 B + T·ED·4 B); chunk-start states are tiny. T = 32,768 by default: 6.0 GiB peak on the H100.
 import { kernelSettings, type GpuHandle, type GpuJsLike } from '../../kernels/gpujs-types.js';
 import { linearBwdWSplit, linearBwdX, linearFwdT } from '../../kernels/linear/gpujs.js';
 import {
@@ -42,7 +43,7 @@ import { applyKernel, bwdWSplitKernel, bwdXAddKernel, bwdXKernel, coefKernel, rs
 import { embBwdSplit, embFwd } from '../../kernels/embedding/gpujs.js';
 import { ceBwdKernel, correctKernel, lseKernel, nllKernel } from '../../kernels/cross-entropy/gpujs.js';
 import { siluBwd, siluFwd } from '../../kernels/silu/gpujs.js';
-import { createSelectiveScanKernels, toFlat } from '../../kernels/selective-scan/gpujs.js';
+import { createSelectiveScanKernels, type GpuScanSaved, toFlat } from '../../kernels/selective-scan/gpujs.js';
 import { createSelectiveScanBackwardKernels } from '../../kernels/selective-scan/gpujs-backward.js';
 import {
   accumulateKernel, accumulatePartialsKernel, accumulateProductKernel, add2Kernel, copyKernel, pack2Kernel, pack3Kernel, zeroKernel,
@@ -85,6 +86,8 @@ export interface GpuGradOptions {
    * ⌊chunk/L⌋ windows instead of one per window
    */
   batchWindows?: boolean;
+  /** pass 2's scan forward saves δ and its tree for the scan backward, which then skips recomputing them (default true) */
+  shareScanTree?: boolean;
 }
 
 /** A GradientFn on the GPU, with the device resources it holds. */
@@ -201,6 +204,15 @@ type LayerG = { norm: H; inProj: H; convW: H; convB: H; xProj: H; dtW: H; dtB: H
 /** Activations of one layer over a chunk, kept for its backward. */
 interface Acts {
   r: H; xn: H; x: H; z: H; xPre: H; xc: H; xdbl: H; dtLow: H; deltaRaw: H; y: H;
+  /** what the scan's forward saved for its backward (δ and its tree), where the two can share it */
+  scan: GpuScanSaved | null;
+}
+
+/** Frees a layer's activations, the scan's saved tree included. */
+function freeActs(a: Acts): void {
+  const { scan, ...hs } = a;
+  free(...Object.values(hs));
+  if (scan) free(scan.delta as H, scan.starts as H, ...(scan.sums as H[]));
 }
 
 /**
@@ -244,7 +256,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
       && scan.bwd.sub === scan.bwd.chunk && batch.L % scan.fwd.chunk === 0 && batch.L % scan.bwd.chunk === 0
       ? Math.min(batch.B, Math.floor(T / batch.L)) : 1;
     T = Math.min(T, batch.L);
-    const run = new Step(dev, config, d, scan, T, TS, windowsPerChunk);
+    const run = new Step(dev, config, d, scan, T, TS, windowsPerChunk, options.shareScanTree ?? true);
     try {
       return await run.lossAndGrads(weights, batch);
     } finally {
@@ -269,10 +281,15 @@ class Step {
 
   constructor(private readonly dev: Dev, private readonly config: MambaConfig, private readonly d: MambaDims,
     private readonly scan: { fwd: ReturnType<typeof createSelectiveScanKernels>; bwd: ReturnType<typeof createSelectiveScanBackwardKernels> },
-    private readonly T: number, private readonly TS: number, private readonly windowsPerChunk = 1) {
+    private readonly T: number, private readonly TS: number, private readonly windowsPerChunk = 1, share = true) {
     this.eps = config.normEps;
     this.floats = { EPS: this.eps };
+    const { fwd, bwd } = scan;
+    this.shareScanTree = share && fwd.scheme === 'tree' && bwd.scheme === 'tree' && fwd.chunk === bwd.chunk && bwd.layout === '3d' && bwd.sub === bwd.chunk;
   }
+
+  /** whether the scan's backward can take the tree its forward saved (same scheme, chunk and layout) */
+  private readonly shareScanTree: boolean;
 
   private async own(a: Float32Array): Promise<H> {
     const h = await this.dev.upload(a);
@@ -405,7 +422,8 @@ class Step {
           free(res);
           for (let i = nLayer - 1; i >= 0; i--) {
             const r = await this.layerBackward(i, acts[i], resIn[i], Lc, g, convAt[c][i], ssmAt[c][i], dConv, dh);
-            free(g, resIn[i], ...Object.values(acts[i]));
+            free(g, resIn[i]);
+            freeActs(acts[i]);
             g = r;
           }
           this.g.embedding = await this.accSplit(this.g.embedding, 'embBwd', embBwdSplit, [D, V, Math.ceil(Lc / this.TS)], { L: Lc, D }, [idsF, g]);
@@ -460,7 +478,8 @@ class Step {
     }
     for (let i = nLayer - 1; i >= 0; i--) {
       const r = await this.layerBackward(i, acts[i], resIn[i], R, g, zeroConv, zeroSsm, dConv, dh, L);
-      free(g, resIn[i], ...Object.values(acts[i]));
+      free(g, resIn[i]);
+      freeActs(acts[i]);
       g = r;
     }
     this.g.embedding = await this.accSplit(this.g.embedding, 'embBwd', embBwdSplit, [D, this.d.V, Math.ceil(R / this.TS)], { L: R, D }, [idsF, g]);
@@ -515,7 +534,7 @@ class Step {
     const s = await dev.timed('scanForward', () => this.scan.fwd.run({
       L: Lc, ED, N, u: xc, deltaRaw, A: w.A, D: w.D, z, deltaBias: w.dtB, BC: xdbl, bcStride: R + 2 * N, bOffset: R, cOffset: R + N, h0: hIn,
       ...(win ? { window: win } : {}),
-    }));
+    }, { save: keep && this.shareScanTree })); // pass 2: the backward reuses δ and the forward tree
     await dev.submitted(8);
     const y = s.out as H; // (Lc, ED), padded to whole scan chunks
     const hOut = s.hL as H; // (ED, N)
@@ -524,7 +543,7 @@ class Step {
       free(r, xn, x, z, xPre, xc, xdbl, dtLow, deltaRaw, y);
       return { hid, convOut, hOut };
     }
-    return { hid, convOut, hOut, acts: { r, xn, x, z, xPre, xc, xdbl, dtLow, deltaRaw, y } };
+    return { hid, convOut, hOut, acts: { r, xn, x, z, xPre, xc, xdbl, dtLow, deltaRaw, y, scan: s.saved ?? null } };
   }
 
   /** Final norm, head, cross-entropy (mean over `total` predictions) and its backward: ∂loss/∂(final residual) (Lc, D). */
@@ -576,7 +595,7 @@ class Step {
     const sg = await dev.timed('scanBackward', () => this.scan.bwd.runDevice({
       L: Lc, ED, N, u: a.xc, deltaRaw: a.deltaRaw, A: w.A, D: w.D, z: a.z, deltaBias: w.dtB, BC: a.xdbl, bcStride: R + 2 * N, bOffset: R, cOffset: R + N, h0: hIn,
       ...(win ? { window: win } : {}),
-    }, dY, dh[i]));
+    }, dY, dh[i], a.scan ? { saved: a.scan } : {}));
     await dev.submitted(16);
     free(dY, dh[i]);
     dh[i] = sg.dh0 as H;

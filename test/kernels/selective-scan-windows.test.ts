@@ -1,8 +1,9 @@
 // Independent windows in one gpu.js scan call (`window` on the device path: a batch of sequences laid
 // end to end, each from a zero state, nothing flowing from one into the next — what the GPU training
 // engine uses to run a batch of short windows in one set of launches): forward `run` and backward
-// `runDevice` against the float64 reference run window by window. Windows of one chunk (every tree node
-// starts a window), of several chunks, and long enough for three tree levels.
+// `runDevice` against the float64 reference run window by window — also with the backward given the tree
+// the forward saved. Windows of one chunk (every tree node starts a window), of several chunks, and long
+// enough for three tree levels.
 import test from 'ava';
 import { type SelectiveScanArgs, selectiveScanBackwardRef, selectiveScanRef } from '../../kernels/selective-scan/ref.js';
 import { createSelectiveScanKernels, treeLevels } from '../../kernels/selective-scan/gpujs.js';
@@ -75,6 +76,19 @@ for (const [LW, G, ED, N] of cases) {
     e.dDeltaBias = maxRelErr(await readFlat(g.dDeltaBias as any), want.dDeltaBias);
     t.log(`tree levels ${treeLevels(L / 8).counts.join(' → ')}; max rel err ${Object.entries(e).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
     for (const [k, v] of Object.entries(e)) t.true(v < TOLERANCE.backward, `${k}: ${v}`);
+    // the backward given what the forward saved (δ and its tree) instead of recomputing them
+    const f2 = await fwd.run(args, { save: true });
+    t.truthy(f2.saved, 'forward with save returns its tree');
+    const g2 = await bwd.runDevice(args, await upload(f32(dOut)), zeros, { saved: f2.saved });
+    const e2: Record<string, number> = { out: maxRelErr(await readFlat(f2.out as any), want.out) };
+    for (const k of ['dU', 'dDeltaRaw', 'dZ'] as const) e2[k] = maxRelErr(await readFlat(g2[k] as any), want[k]);
+    for (const k of ['dB', 'dC'] as const) e2[k] = maxRelErr(await readFlat(g2[k] as any), want[k]);
+    e2.dA = maxRelErr(await readFlat(g2.dA as any), want.dA);
+    t.log(`with the forward's saved tree: ${Object.entries(e2).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+    for (const [k, v] of Object.entries(e2)) t.true(v < TOLERANCE.backward, `saved ${k}: ${v}`);
+    // a saved tree from a call of another shape is refused
+    const other = await fwd.run({ ...args, window: undefined }, { save: true });
+    if (L / 8 > 1) await t.throwsAsync(() => bwd.runDevice({ ...args, L: L - 8 }, zeros, zeros, { saved: other.saved }), { instanceOf: RangeError });
     // a window that does not divide L, or is not a multiple of the chunk, is refused
     await t.throwsAsync(() => fwd.run({ ...args, window: LW === 8 ? 24 : LW + 8 }), { instanceOf: RangeError });
     await t.throwsAsync(() => bwd.runDevice({ ...args, window: 12 }, zeros, zeros), { instanceOf: RangeError });
