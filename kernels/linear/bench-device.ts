@@ -52,10 +52,10 @@ for (const [name, IN, OUT] of shapes) {
   const x = await upload(rnd(L * IN)), dY = await upload(rnd(L * OUT)), W = await upload(rnd(OUT * IN)), WT = await upload(rnd(IN * OUT));
   const gflop = (2 * L * IN * OUT) / 1e9;
   const runs: Array<[string, (...a: unknown[]) => Promise<Hd>, unknown[]]> = [
-    ['fwd', mk(linearFwdT, [OUT, L], { IN, WOUT: OUT, R0: 0 }), [x, WT]],
+    ['fwd', mk(linearFwdT, [OUT, L], { IN, WOUT: OUT, R0: 0, XS: IN }), [x, WT]],
     ['dX', mk(linearBwdX, [IN, L], { L, IN, OUT }), [dY, W]],
-    [`dW${TS}`, mk(linearBwdWSplit, [IN, OUT, Math.ceil(L / TS)], { L, IN, OUT, TS }), [dY, x]],
-    ['dW1024', mk(linearBwdWSplit, [IN, OUT, Math.ceil(L / 1024)], { L, IN, OUT, TS: 1024 }), [dY, x]],
+    [`dW${TS}`, mk(linearBwdWSplit, [IN, OUT, Math.ceil(L / TS)], { L, IN, OUT, TS, XS: IN }), [dY, x]],
+    ['dW1024', mk(linearBwdWSplit, [IN, OUT, Math.ceil(L / 1024)], { L, IN, OUT, TS: 1024, XS: IN }), [dY, x]],
     // the forward's product through the dX kernel (same WGSL up to names and loop length) and the forward again, last
   ];
   for (const [, k, args] of runs) (await k(...args)).delete(); // compile everything before any clock runs

@@ -32,12 +32,14 @@ export function linearFwdBias(this: This, x: number[], W: number[], b: number[])
 /**
  * y[t, o] = Σ_i x[t, i] WT[i, R0 + o] with WT = Wᵀ stored (IN, WOUT): the forward over a row slice
  * [R0, R0 + OUT) of W, reading the transposed weight so that the threads of a warp (adjacent o) read
- * adjacent floats (with W (OUT, IN) they read IN floats apart). Thread (x = o, y = t).
+ * adjacent floats (with W (OUT, IN) they read IN floats apart). Thread (x = o, y = t). x's rows are XS
+ * floats apart (XS = IN for a plain (L, IN) input; larger to read the first IN columns of a wider
+ * tensor in place, e.g. dt_proj on the δ-rank columns of x_proj's output).
  */
-export function linearFwdT(this: { thread: { x: number; y: number }; constants: { IN: number; WOUT: number; R0: number } }, x: number[], WT: number[]): number {
+export function linearFwdT(this: { thread: { x: number; y: number }; constants: { IN: number; WOUT: number; R0: number; XS: number } }, x: number[], WT: number[]): number {
   let s = 0;
   for (let i = 0; i < this.constants.IN; i++) {
-    s += x[this.thread.y * this.constants.IN + i] * WT[i * this.constants.WOUT + this.constants.R0 + this.thread.x];
+    s += x[this.thread.y * this.constants.XS + i] * WT[i * this.constants.WOUT + this.constants.R0 + this.thread.x];
   }
   return s;
 }
@@ -62,7 +64,8 @@ export function linearBwdW(this: This, dY: number[], x: number[]): number {
 
 interface SplitThis {
   thread: { x: number; y: number; z: number };
-  constants: { L: number; IN: number; OUT: number; TS: number };
+  /** XS: the row stride of x (IN for a plain (L, IN) input), as in linearFwdT */
+  constants: { L: number; IN: number; OUT: number; TS: number; XS: number };
 }
 
 /**
@@ -78,7 +81,7 @@ export function linearBwdWSplit(this: SplitThis, dY: number[], x: number[]): num
   let s = 0;
   for (let k = 0; k < this.constants.TS; k++) {
     const v = dY[(this.thread.z * this.constants.TS + k) * this.constants.OUT + this.thread.y] *
-      x[(this.thread.z * this.constants.TS + k) * this.constants.IN + this.thread.x];
+      x[(this.thread.z * this.constants.TS + k) * this.constants.XS + this.thread.x];
     if (this.thread.z * this.constants.TS + k < this.constants.L) s += v;
   }
   return s;

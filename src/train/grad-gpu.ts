@@ -203,7 +203,7 @@ type LayerG = { norm: H; inProj: H; convW: H; convB: H; xProj: H; dtW: H; dtB: H
 
 /** Activations of one layer over a chunk, kept for its backward. */
 interface Acts {
-  r: H; xn: H; x: H; z: H; xPre: H; xc: H; xdbl: H; dtLow: H; deltaRaw: H; y: H;
+  r: H; xn: H; x: H; z: H; xPre: H; xc: H; xdbl: H; deltaRaw: H; y: H;
   /** what the scan's forward saved for its backward (δ and its tree), where the two can share it */
   scan: GpuScanSaved | null;
 }
@@ -325,9 +325,9 @@ class Step {
     return out;
   }
 
-  /** y (Lc, OUT) = x (Lc, IN) · rows [R0, R0+OUT) of W, through Wᵀ (IN, WOUT). */
-  private linFwd(x: H, WT: H, Lc: number, IN: number, OUT: number, WOUT: number, R0 = 0): Promise<H> {
-    return this.dev.k('linFwd', linearFwdT, [OUT, Lc], { IN, WOUT, R0 }, [x, WT]);
+  /** y (Lc, OUT) = x (Lc, IN; rows XS apart) · rows [R0, R0+OUT) of W, through Wᵀ (IN, WOUT). */
+  private linFwd(x: H, WT: H, Lc: number, IN: number, OUT: number, WOUT: number, R0 = 0, XS = IN): Promise<H> {
+    return this.dev.k('linFwd', linearFwdT, [OUT, Lc], { IN, WOUT, R0, XS }, [x, WT]);
   }
 
   /** dX (Lc, IN) = dY (Lc, OUT) · W (OUT, IN). */
@@ -529,8 +529,8 @@ class Step {
     const convOut = win ? null : await dev.k('convState', convStateOut, [ED, K - 1], conv, [x, convIn]); // (K-1, ED)
     const xc = await dev.k('silu', siluFwd, [ED, Lc], { C: ED }, [xPre]); // (Lc, ED)
     const xdbl = await this.linFwd(xc, w.xProjT, Lc, ED, R + 2 * N, R + 2 * N); // (Lc, R+2N)
-    const dtLow = await this.linFwd(xc, w.xProjT, Lc, ED, R, R + 2 * N); // (Lc, R)
-    const deltaRaw = await this.linFwd(dtLow, w.dtWT, Lc, R, ED, ED); // (Lc, ED)
+    // dt_proj reads the δ-rank columns of x_proj's output in place (rows R+2N apart): no (Lc, R) copy
+    const deltaRaw = await this.linFwd(xdbl, w.dtWT, Lc, R, ED, ED, 0, R + 2 * N); // (Lc, ED)
     const s = await dev.timed('scanForward', () => this.scan.fwd.run({
       L: Lc, ED, N, u: xc, deltaRaw, A: w.A, D: w.D, z, deltaBias: w.dtB, BC: xdbl, bcStride: R + 2 * N, bOffset: R, cOffset: R + N, h0: hIn,
       ...(win ? { window: win } : {}),
@@ -540,10 +540,10 @@ class Step {
     const hOut = s.hL as H; // (ED, N)
     const hid = await this.linFwd(y, w.outProjT, Lc, ED, D, D); // (Lc, D)
     if (!keep) {
-      free(r, xn, x, z, xPre, xc, xdbl, dtLow, deltaRaw, y);
+      free(r, xn, x, z, xPre, xc, xdbl, deltaRaw, y);
       return { hid, convOut, hOut };
     }
-    return { hid, convOut, hOut, acts: { r, xn, x, z, xPre, xc, xdbl, dtLow, deltaRaw, y, scan: s.saved ?? null } };
+    return { hid, convOut, hOut, acts: { r, xn, x, z, xPre, xc, xdbl, deltaRaw, y, scan: s.saved ?? null } };
   }
 
   /** Final norm, head, cross-entropy (mean over `total` predictions) and its backward: ∂loss/∂(final residual) (Lc, D). */
@@ -566,9 +566,9 @@ class Step {
     const dHf = await this.linBwdX(dLogits, this.w.head, Lc, D, V); // (Lc, D)
     const S = Math.ceil(Lc / this.TS);
     if (this.g.lmHead) {
-      this.g.lmHead = await this.accSplit(this.g.lmHead, 'linBwdW', linearBwdWSplit, [D, V, S], { L: Lc, IN: D, OUT: V }, [dLogits, hf]);
+      this.g.lmHead = await this.accSplit(this.g.lmHead, 'linBwdW', linearBwdWSplit, [D, V, S], { L: Lc, IN: D, OUT: V, XS: D }, [dLogits, hf]);
     } else {
-      this.g.embedding = await this.accSplit(this.g.embedding, 'linBwdW', linearBwdWSplit, [D, V, S], { L: Lc, IN: D, OUT: V }, [dLogits, hf]);
+      this.g.embedding = await this.accSplit(this.g.embedding, 'linBwdW', linearBwdWSplit, [D, V, S], { L: Lc, IN: D, OUT: V, XS: D }, [dLogits, hf]);
     }
     const c = await dev.k('coef', coefKernel, [Lc], { L: Lc, D }, [resF, dHf, this.w.normF, r], fl);
     const g = await dev.k('normBwdX', bwdXKernel, [D, Lc], { L: Lc, D }, [resF, dHf, this.w.normF, r, c], fl); // (Lc, D)
@@ -590,7 +590,7 @@ class Step {
     const fl = { floats: this.floats };
     // out_proj
     const dY = await this.linBwdX(g, w.outProj, Lc, ED, D); // (Lc, ED)
-    gp.outProj = await this.accSplit(gp.outProj, 'linBwdW', linearBwdWSplit, [ED, D, S], { L: Lc, IN: ED, OUT: D }, [g, a.y]);
+    gp.outProj = await this.accSplit(gp.outProj, 'linBwdW', linearBwdWSplit, [ED, D, S], { L: Lc, IN: ED, OUT: D, XS: ED }, [g, a.y]);
     // selective scan (softplus with dt bias, D skip, SiLU(z) gate inside)
     const sg = await dev.timed('scanBackward', () => this.scan.bwd.runDevice({
       L: Lc, ED, N, u: a.xc, deltaRaw: a.deltaRaw, A: w.A, D: w.D, z: a.z, deltaBias: w.dtB, BC: a.xdbl, bcStride: R + 2 * N, bOffset: R, cOffset: R + N, h0: hIn,
@@ -606,12 +606,12 @@ class Step {
     gp.dtB = await this.acc(gp.dtB, sg.dDeltaBias as H, ED);
     // dt_proj (its bias is the scan's deltaBias)
     const dDtLow = await this.linBwdX(sg.dDeltaRaw as H, w.dtW, Lc, R, ED); // (Lc, R)
-    gp.dtW = await this.accSplit(gp.dtW, 'linBwdW', linearBwdWSplit, [R, ED, S], { L: Lc, IN: R, OUT: ED }, [sg.dDeltaRaw, a.dtLow]);
+    gp.dtW = await this.accSplit(gp.dtW, 'linBwdW', linearBwdWSplit, [R, ED, S], { L: Lc, IN: R, OUT: ED, XS: R + 2 * N }, [sg.dDeltaRaw, a.xdbl]);
     // x_proj over the whole (R+2N, ED) weight with [dδ_low | dB | dC] packed per row
     const W2 = R + 2 * N;
     const dXdbl = await dev.k('pack3', pack3Kernel, [W2, Lc], { W1: R, W2: N, W3: N }, [dDtLow, sg.dB, sg.dC]); // (Lc, R+2N)
     const dXc1 = await this.linBwdX(dXdbl, w.xProj, Lc, ED, W2); // (Lc, ED)
-    gp.xProj = await this.accSplit(gp.xProj, 'linBwdW', linearBwdWSplit, [ED, W2, S], { L: Lc, IN: ED, OUT: W2 }, [dXdbl, a.xc]);
+    gp.xProj = await this.accSplit(gp.xProj, 'linBwdW', linearBwdWSplit, [ED, W2, S], { L: Lc, IN: ED, OUT: W2, XS: ED }, [dXdbl, a.xc]);
     const dXc = await dev.k('add', add2Kernel, [ED, Lc], { C: ED }, [dXc1, sg.dU]); // (Lc, ED)
     free(dDtLow, dXdbl, dXc1, sg.dU as H, sg.dB as H, sg.dC as H, sg.dDeltaRaw as H);
     // SiLU after the conv, then the conv with its carried state
@@ -635,7 +635,7 @@ class Step {
     const dXZ = await dev.k('pack2', pack2Kernel, [2 * ED, Lc], { W1: ED, W2: ED }, [dX, sg.dZ]); // (Lc, 2ED)
     free(dX, sg.dZ as H);
     const dXn = await this.linBwdX(dXZ, w.inProj, Lc, D, 2 * ED); // (Lc, D)
-    gp.inProj = await this.accSplit(gp.inProj, 'linBwdW', linearBwdWSplit, [D, 2 * ED, S], { L: Lc, IN: D, OUT: 2 * ED }, [dXZ, a.xn]);
+    gp.inProj = await this.accSplit(gp.inProj, 'linBwdW', linearBwdWSplit, [D, 2 * ED, S], { L: Lc, IN: D, OUT: 2 * ED, XS: D }, [dXZ, a.xn]);
     free(dXZ);
     // pre-mixer RMSNorm, plus the residual path
     const c = await dev.k('coef', coefKernel, [Lc], { L: Lc, D }, [res, dXn, w.norm, a.r], fl);

@@ -37,15 +37,20 @@ for (const mode of ['webgpu', 'webasm'] as const) {
       const S = Math.ceil(L / TS);
       const [IN, OUT, C, K, D, V] = [9, 13, 7, 4, 11, 16];
       const e: Record<string, number> = {};
-      // linear: dW by splits; forward through the transposed weight over a row slice [R0, R0 + 5)
+      // linear: dW by splits; forward through the transposed weight over a row slice [R0, R0 + 5);
+      // both also reading x as the first IN columns of a wider (L, XS) tensor (rows XS apart)
       const x = randn(rng, L * IN), W = randn(rng, OUT * IN, 0.3), dY = randn(rng, L * OUT);
+      const XS = IN + 4;
+      const xWide = new Float64Array(L * XS).map((_, j) => (j % XS < IN ? x[Math.floor(j / XS) * IN + (j % XS)] : 99));
       const gr = linearBackwardRef(x, W, dY, L, IN, OUT, false);
-      e.linearDW = maxRelErr(sumSplits(await readFlat(k(linearBwdWSplit, [IN, OUT, S], { L, IN, OUT, TS })(f32(dY), f32(x))), S, OUT * IN), gr.dW);
+      e.linearDW = maxRelErr(sumSplits(await readFlat(k(linearBwdWSplit, [IN, OUT, S], { L, IN, OUT, TS, XS: IN })(f32(dY), f32(x))), S, OUT * IN), gr.dW);
+      e.linearDWStrided = maxRelErr(sumSplits(await readFlat(k(linearBwdWSplit, [IN, OUT, S], { L, IN, OUT, TS, XS })(f32(dY), f32(xWide))), S, OUT * IN), gr.dW);
       const WT = new Float64Array(IN * OUT);
       for (let o = 0; o < OUT; o++) for (let i = 0; i < IN; i++) WT[i * OUT + o] = W[o * IN + i];
       const R0 = 3;
-      const y = await readFlat(k(linearFwdT, [5, L], { IN, WOUT: OUT, R0 })(f32(x), f32(WT)));
-      e.linearFwdT = maxRelErr(y, linearRef(x, W.subarray(R0 * IN, (R0 + 5) * IN), null, L, IN, 5));
+      const want = linearRef(x, W.subarray(R0 * IN, (R0 + 5) * IN), null, L, IN, 5);
+      e.linearFwdT = maxRelErr(await readFlat(k(linearFwdT, [5, L], { IN, WOUT: OUT, R0, XS: IN })(f32(x), f32(WT))), want);
+      e.linearFwdTStrided = maxRelErr(await readFlat(k(linearFwdT, [5, L], { IN, WOUT: OUT, R0, XS })(f32(xWide), f32(WT))), want);
       // conv1d with a carried-in state
       const cx = randn(rng, L * C), cw = randn(rng, C * K, 0.5), st = randn(rng, (K - 1) * C), cdY = randn(rng, L * C);
       const cr = conv1dBackwardRef(cx, cw, st, cdY, null, L, C, K);
