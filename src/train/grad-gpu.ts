@@ -30,7 +30,7 @@
 // window boundary), so a batch of 64 windows of 1,024 tokens costs two sets of launches, not 64.
 //
 // Memory on the device for a chunk of T tokens, default model (D 128, ED 256, N 16, R 8, 12 layers):
-// every layer's activations ≈ T·(2D + 6ED + 2R + 2N)·4 B (7.4 KB per token per layer), plus one layer's
+// every layer's activations ≈ T·(2D + 6ED + R + 2N)·4 B (7.4 KB per token per layer), plus one layer's
 // backward temporaries (the scan backward's chunk-start and adjoint trees, ≈ 2·T/8·(N+1)·ED·4 B, and a
 // few (T, ED) tensors), plus each layer's scan tree saved by pass 2's forward for its backward
 // (≈ 2·T/8·(N+1)·ED·4 B + T·ED·4 B); chunk-start states are tiny. T = 32,768 by default: 6.0 GiB peak on the H100.
