@@ -8,8 +8,9 @@
 // x extent is at least `wide[0]` get `wide` (default 32×8: a warp is 32 consecutive x of one row),
 // narrower ones keep 8×8; 1-D kernels get `flat` threads. Thread ids (global_invocation_id) and the
 // output index do not depend on the workgroup size, so results are unchanged. Relies on gpu.js
-// 2.24.1's assembleWGSL emitting `@workgroup_size(8, 8, 1)` / `@workgroup_size(64, 1, 1)` and on
-// _computeDispatch reading this.workgroupSize.
+// 2.24.1's assembleWGSL emitting `@workgroup_size(8, 8, 1)` / `@workgroup_size(64, 1, 1)` and setting
+// this.workgroupSize to match, which _computeDispatch reads; where it does not (another version), the
+// kernel keeps gpu.js's sizes — the attribute and the dispatch never disagree.
 
 export interface WorkgroupSizes {
   /** 2-D/3-D kernels with output x ≥ wide[0] (default [32, 8]; [8, 8] = gpu.js's own) */
@@ -29,16 +30,16 @@ export function installWorkgroupSizes(WebGPUKernel: { prototype: Record<string, 
   const proto = WebGPUKernel.prototype as { assembleWGSL: (this: KernelLike) => string };
   const assemble = proto.assembleWGSL;
   proto.assembleWGSL = function (this: KernelLike): string {
-    let src = assemble.call(this);
-    if (this.output.length === 1) {
-      if (current.flat !== 64) {
-        src = src.replace('@workgroup_size(64, 1, 1)', `@workgroup_size(${current.flat}, 1, 1)`);
-        this.workgroupSize = [current.flat, 1, 1];
-      }
-    } else if (this.output[0] >= current.wide[0] && (current.wide[0] !== 8 || current.wide[1] !== 8)) {
-      src = src.replace('@workgroup_size(8, 8, 1)', `@workgroup_size(${current.wide[0]}, ${current.wide[1]}, 1)`);
-      this.workgroupSize = [current.wide[0], current.wide[1], 1];
-    }
+    const src = assemble.call(this);
+    // the shader's attribute and the dispatch arithmetic must change together: only where gpu.js
+    // emitted exactly what this patch expects (another gpu.js version keeps its own sizes)
+    const swap = (from: string, size: [number, number, number]): string => {
+      if (!src.includes(from) || this.workgroupSize?.join() !== from.slice(16, -1).split(', ').join()) return src;
+      this.workgroupSize = size;
+      return src.replace(from, `@workgroup_size(${size.join(', ')})`);
+    };
+    if (this.output.length === 1) return current.flat === 64 ? src : swap('@workgroup_size(64, 1, 1)', [current.flat, 1, 1]);
+    if (this.output[0] >= current.wide[0]) return swap('@workgroup_size(8, 8, 1)', [current.wide[0], current.wide[1], 1]);
     return src;
   };
 }
