@@ -412,22 +412,9 @@ class Step {
         for (let c = nC - 1; c >= 0; c--) {
           const t0 = c * T;
           const Lc = Math.min(L, t0 + T) - t0;
-          const resIn: H[] = [];
-          const acts: Acts[] = [];
-          const idsF = Float32Array.from(ids.subarray(t0, t0 + Lc)); // the chunk's ids, for the embedding and its backward
-          const res = await this.forwardKeeping(idsF, convAt[c], ssmAt[c], resIn, acts);
           const targets = new Float32Array(Lc);
           for (let k = 0; k < Lc; k++) targets[k] = t0 + k + 1 < L ? ids[t0 + k + 1] : -1;
-          let g = await this.top(res, Lc, targets, 1 / total, losses);
-          free(res);
-          for (let i = nLayer - 1; i >= 0; i--) {
-            const r = await this.layerBackward(i, acts[i], resIn[i], Lc, g, convAt[c][i], ssmAt[c][i], dConv, dh);
-            free(g, resIn[i]);
-            freeActs(acts[i]);
-            g = r;
-          }
-          this.g.embedding = await this.accSplit(this.g.embedding, 'embBwd', embBwdSplit, [D, V, Math.ceil(Lc / this.TS)], { L: Lc, D }, [idsF, g]);
-          free(g);
+          await this.chunkStep(ids.subarray(t0, t0 + Lc), targets, convAt[c], ssmAt[c], dConv, dh, 1 / total, losses);
           if (c > 0) {
             for (let i = 0; i < nLayer; i++) {
               if (convAt[c][i] !== zeroConv) free(convAt[c][i]);
@@ -461,48 +448,51 @@ class Step {
    */
   private async windowsChunk(ids: Uint8Array, L: number, nW: number, zeroConv: H, zeroSsm: H, scale: number,
     losses: Array<{ nll: H; hit: H; n: number }>): Promise<void> {
-    const { D, ED, N, K, nLayer } = this.d;
-    const R = nW * L;
-    const idsF = Float32Array.from(ids);
-    const resIn: H[] = [];
-    const acts: Acts[] = [];
-    const res = await this.forwardKeeping(idsF, Array(nLayer).fill(zeroConv), Array(nLayer).fill(zeroSsm), resIn, acts, L);
-    const targets = new Float32Array(R);
-    for (let k = 0; k < R; k++) targets[k] = (k % L) + 1 < L ? ids[k + 1] : -1; // no target past a window's end
-    let g = await this.top(res, R, targets, scale, losses);
-    free(res);
-    const dConv: H[] = [], dh: H[] = [];
+    const { ED, N, K, nLayer } = this.d;
+    const targets = new Float32Array(nW * L);
+    for (let k = 0; k < targets.length; k++) targets[k] = (k % L) + 1 < L ? ids[k + 1] : -1; // no target past a window's end
+    const dConv: H[] = [], dh: H[] = []; // nothing is carried between windows: these stay unused zeros
     for (let i = 0; i < nLayer; i++) {
       dConv.push(await this.zeros((K - 1) * ED));
       dh.push(await this.zeros(ED * N));
     }
-    for (let i = nLayer - 1; i >= 0; i--) {
-      const r = await this.layerBackward(i, acts[i], resIn[i], R, g, zeroConv, zeroSsm, dConv, dh, L);
-      free(g, resIn[i]);
-      freeActs(acts[i]);
-      g = r;
-    }
-    this.g.embedding = await this.accSplit(this.g.embedding, 'embBwd', embBwdSplit, [D, this.d.V, Math.ceil(R / this.TS)], { L: R, D }, [idsF, g]);
-    free(g, ...dConv, ...dh);
+    await this.chunkStep(ids, targets, Array(nLayer).fill(zeroConv), Array(nLayer).fill(zeroSsm), dConv, dh, scale, losses, L);
+    free(...dConv, ...dh);
   }
 
   /**
-   * The forward over a chunk's ids keeping every layer's input residual (resIn) and activations (acts)
-   * for the backward; returns the final residual (Lc, D). convIn/hIn: each layer's states entering the
-   * chunk; win: independent windows of that length (layerForward).
+   * One chunk of pass 2: the forward over its ids keeping every layer's input residual and activations,
+   * the loss on `targets` (−1: none), and the backward down through the layers into the gradient
+   * accumulators. convIn/hIn: each layer's states entering the chunk; dConv/dh: the state gradients
+   * carried in from the chunk after, replaced by the ones for the chunk before; win: independent
+   * windows of that length (layerForward).
    */
-  private async forwardKeeping(idsF: Float32Array, convIn: H[], hIn: H[], resIn: H[], acts: Acts[], win?: number): Promise<H> {
+  private async chunkStep(ids: Uint8Array, targets: Float32Array, convIn: H[], hIn: H[], dConv: H[], dh: H[], scale: number,
+    losses: Array<{ nll: H; hit: H; n: number }>, win?: number): Promise<void> {
+    const { D, V, nLayer } = this.d;
+    const idsF = Float32Array.from(ids); // the chunk's ids, for the embedding and its backward
     const Lc = idsF.length;
+    const resIn: H[] = [];
+    const acts: Acts[] = [];
     let res = await this.embed(idsF);
-    for (let i = 0; i < this.d.nLayer; i++) {
+    for (let i = 0; i < nLayer; i++) {
       const f = await this.layerForward(i, res, Lc, convIn[i], hIn[i], true, win);
       free(f.convOut, f.hOut);
       resIn.push(res);
       acts.push(f.acts!);
-      res = await this.dev.k('add', add2Kernel, [this.d.D, Lc], { C: this.d.D }, [res, f.hid]);
+      res = await this.dev.k('add', add2Kernel, [D, Lc], { C: D }, [res, f.hid]);
       free(f.hid);
     }
-    return res;
+    let g = await this.top(res, Lc, targets, scale, losses);
+    free(res);
+    for (let i = nLayer - 1; i >= 0; i--) {
+      const r = await this.layerBackward(i, acts[i], resIn[i], Lc, g, convIn[i], hIn[i], dConv, dh, win);
+      free(g, resIn[i]);
+      freeActs(acts[i]);
+      g = r;
+    }
+    this.g.embedding = await this.accSplit(this.g.embedding, 'embBwd', embBwdSplit, [D, V, Math.ceil(Lc / this.TS)], { L: Lc, D }, [idsF, g]);
+    free(g);
   }
 
   /** Rows of the embedding for a chunk's ids (as floats: gpu.js arrays are float) → (Lc, D). */
