@@ -47,3 +47,18 @@ export function kernelSettings(
     immutable: opts.immutable ?? false,
   };
 }
+
+/**
+ * A kernel that returns `Array(2|3|4)` writes `componentCount` floats per thread (thread i's values at
+ * [i·n, i·n + n)). gpu.js 2.24.1 refuses such a pipeline handle as another kernel's argument; this
+ * returns a second handle on the same device buffer seen as `count` plain floats (its own reference:
+ * delete both). Relies on gpu.js's WebGPUBufferResult constructor (buffer, output, componentCount,
+ * context, kernel), checked against gpu.js 2.24.1.
+ */
+export function flatView(handle: GpuHandle, count: number): GpuHandle {
+  const h = handle as GpuHandle & { buffer: { size: number }; componentCount?: number; context: unknown; kernel: unknown };
+  if (!h.buffer || typeof h.buffer.size !== 'number') throw new TypeError('flatView: not a gpu.js WebGPU pipeline handle');
+  if (count * 4 > h.buffer.size) throw new RangeError(`flatView: ${count} floats do not fit the ${h.buffer.size}-byte buffer`);
+  const Ctor = (handle as object).constructor as new (s: object) => GpuHandle;
+  return new Ctor({ buffer: h.buffer, output: [count], componentCount: 1, context: h.context, kernel: h.kernel });
+}

@@ -37,7 +37,7 @@
 // streamed in segments that carry the state. Device-handle inputs must fit one segment and return
 // handles (immutable: the caller deletes them): out (L, ED) row-padded to ⌈L/chunk⌉·chunk rows (read
 // the first L rows; exactly L·ED with replay layout '1d'), hL (ED, N).
-import { type GpuJsLike, kernelSettings } from '../gpujs-types.js';
+import { flatView, type GpuHandle, type GpuJsLike, kernelSettings } from '../gpujs-types.js';
 import { idiv, ifix, integerHelpers } from '../gpujs-int.js';
 
 type Thread3 = { thread: { x: number; y: number; z: number } };
@@ -290,7 +290,7 @@ export const TREE_MAX_N = 32;
  * k, z = chunk (no division at all, but a warp spans 4 positions, so it runs the longest of their
  * replays). `hoistB`: B rows loaded for every step, used only where the step applies.
  */
-export type ReplayLayout = '1d' | '3d';
+export type ReplayLayout = '1d' | '3d' | 'quad';
 
 /**
  * gpu.js source of the output kernel for N states. The N states live in scalar locals h0 … h{N−1}
@@ -343,6 +343,62 @@ export function treeReplayKernelSource(N: number, layout: ReplayLayout = '3d', h
   ].join('\n');
 }
 
+/**
+ * gpu.js source of the 'quad' output kernel: grid [ED, T/4, NC] (x = d, y = quarter q, z = chunk c),
+ * returning `Array(4)`: the outputs of positions 4q … 4q+3 of chunk c. The thread walks its chunk
+ * from the start S[c] through the 4q tokens before its own (update predicated on k < 4q), then its four
+ * tokens in straight code, each followed by out = (Σ_n C_t[n]·h_t[n] + D·u_t)·silu(z_t). Replay per
+ * token: (T/4 + 1)/2·… = 1.5 steps at T = 8, against (T+1)/2 = 4.5 for one output per thread. The
+ * result is blocked, (NC·T/4, ED, 4): value (t, d) at ((t >> 2)·ED + d)·4 + (t & 3); unblockQuadKernel
+ * turns it into (L, ED).
+ */
+export function treeReplayQuadKernelSource(N: number): string {
+  if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan: scalar replay generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
+  const c = 'this.constants';
+  const row0 = `this.thread.z * ${c}.T`; // the chunk's first token
+  const ns = Array.from({ length: N }, (_, n) => n);
+  const d = 'this.thread.x';
+  const lines = [
+    'function treeReplayQuadKernel(delta, u, A, BC, D, z, S) {',
+    '  const q4 = this.thread.y * 4;', // first own position in the chunk: small, exact as f32
+    ...ns.map((n) => `  let h${n} = S[(this.thread.z * ${c}.N + ${n}) * ${c}.ED + ${d}];`),
+    ...ns.map((n) => `  const a${n} = A[${d} * ${c}.N + ${n}];`),
+    `  const dd = D[${d}];`,
+    `  for (let k = 0; k < ${c}.TQ; k++) {`, // TQ = T − 4: the tokens before the last quarter
+    `    const dl = delta[(${row0} + k) * ${c}.ED + ${d}];`,
+    `    const du = dl * u[(${row0} + k) * ${c}.ED + ${d}];`,
+    '    if (k < q4) {',
+    ...ns.map((n) => `      h${n} = Math.exp(dl * a${n}) * h${n} + du * BC[(${row0} + k) * ${c}.BCS + ${c}.BO + ${n}];`),
+    '    }',
+    '  }',
+  ];
+  for (let j = 0; j < 4; j++) {
+    const row = `(${row0} + this.thread.y * 4 + ${j})`;
+    lines.push(
+      `  const dl${j} = delta[${row} * ${c}.ED + ${d}];`,
+      `  const u${j} = u[${row} * ${c}.ED + ${d}];`,
+      `  const du${j} = dl${j} * u${j};`,
+      ...ns.map((n) => `  h${n} = Math.exp(dl${j} * a${n}) * h${n} + du${j} * BC[${row} * ${c}.BCS + ${c}.BO + ${n}];`),
+      `  let y${j} = dd * u${j};`,
+      ...ns.map((n) => `  y${j} += BC[${row} * ${c}.BCS + ${c}.CO + ${n}] * h${n};`),
+      `  const z${j} = z[${row} * ${c}.ED + ${d}];`,
+      `  y${j} = (y${j} * z${j}) / (1 + Math.exp(-z${j}));`,
+    );
+  }
+  lines.push('  return [y0, y1, y2, y3];', '}');
+  return lines.join('\n');
+}
+
+/**
+ * (L, W) rows from the blocked (L/P, W, P) result of a kernel returning P positions per thread (P = 4:
+ * the quad kernels; 2: the backward's dΔraw), grid [W, T, NC] (the chunk grid: z stays within the
+ * 65,535 limit): t = z·T + y, block z·T/P + ⌊y/P⌋, lane y mod P. Constants W, TP = T/P, P.
+ */
+export function unblockQuadKernel(this: Thread3 & { constants: { W: number; TP: number; P: number } }, Q: number[]): number {
+  return Q[((this.thread.z * this.constants.TP + idiv(this.thread.y, this.constants.P)) * this.constants.W + this.thread.x) * this.constants.P
+    + this.thread.y - idiv(this.thread.y, this.constants.P) * this.constants.P];
+}
+
 // ---- host-side driver ----
 
 /** Float32Array or a device handle (anything gpu.js accepts as an argument). */
@@ -383,7 +439,11 @@ export interface GpuScanOptions {
   maxSegment?: number;
   /** 'tree' (default; N ≤ 32) or the earlier 'hillis-steele' design (any N) */
   scheme?: ScanScheme;
-  /** tree output kernel: grid layout and whether B rows are loaded ahead (benchmarks compare them) */
+  /**
+   * tree output kernel: grid layout (default 'quad' on webgpu where the chunk is a multiple of 4, else
+   * '3d'; 'quad' applies to device inputs, host inputs use '3d') and whether B rows are loaded ahead
+   * (benchmarks compare them)
+   */
   replay?: { layout?: ReplayLayout; hoistB?: boolean };
 }
 
@@ -507,8 +567,14 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     }
     return k;
   }
-  const replayLayout = opts.replay?.layout ?? '3d'; // fastest on the H100 (docs/decisions/selective-scan.md)
-  const replaySource = scheme === 'tree' ? treeReplayKernelSource(N, replayLayout, opts.replay?.hoistB ?? false) : '';
+  // 'quad' (four positions per thread; device inputs on webgpu, chunk a multiple of 4) where it applies,
+  // else '3d': fastest on the H100 (docs/decisions/selective-scan.md)
+  const replayLayout = opts.replay?.layout ?? (T % 4 === 0 && (gpu.mode ?? 'webgpu') === 'webgpu' ? 'quad' : '3d');
+  // 'quad' (device inputs, T a multiple of 4; host inputs use '3d')
+  const quad = scheme === 'tree' && replayLayout === 'quad';
+  if (quad && T % 4 !== 0) throw new RangeError(`selective scan: replay layout 'quad' needs a chunk that is a multiple of 4, got ${T}`);
+  const replaySource = scheme === 'tree' ? treeReplayKernelSource(N, quad ? '3d' : replayLayout, opts.replay?.hoistB ?? false) : '';
+  const quadSource = quad ? treeReplayQuadKernelSource(N) : '';
 
   type Seg = { u: GpuTensor; raw: GpuTensor; z: GpuTensor; BC: GpuTensor; A: GpuTensor; D: GpuTensor; bias: GpuTensor; h0: GpuTensor };
   const noProfile = async () => {};
@@ -546,9 +612,23 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
       starts = await kdn(starts, sums[l - 1], s.A); // (counts[l-1], N, ED)
       await profile('down');
     }
-    const ko = kernel('out', replaySource, replayLayout === '1d' ? [LS * ED] : [ED, T, NC], base, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: keep, immutable: keep, functions: integerHelpers });
-    const out = await ko(delta, s.u, s.A, s.BC, s.D, s.z, starts); // (LS·ED)
-    await profile('out');
+    let out: unknown;
+    if (quad && keep) {
+      // four outputs per thread, blocked (NC·T/4, ED, 4), then back to (L, ED) rows
+      const kq = kernel('outq', quadSource, [ED, T / 4, NC], { ...base, TQ: T - 4 }, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, returnType: 'Array(4)' });
+      const blocked = await kq(delta, s.u, s.A, s.BC, s.D, s.z, starts) as GpuHandle;
+      await profile('out');
+      const view = flatView(blocked, NC * T * ED);
+      blocked.delete();
+      const ku = kernel('unblock', unblockQuadKernel, [ED, T, NC], { W: ED, TP: T / 4, P: 4 }, 'h', { pipeline: true, immutable: true, functions: integerHelpers });
+      out = await ku(view); // (NC·T, ED)
+      view.delete();
+      await profile('unblock');
+    } else {
+      const ko = kernel('out', replaySource, replayLayout === '1d' ? [LS * ED] : [ED, T, NC], base, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: keep, immutable: keep, functions: integerHelpers });
+      out = await ko(delta, s.u, s.A, s.BC, s.D, s.z, starts); // (LS·ED)
+      await profile('out');
+    }
     const kf = kernel('final', treeFinalKernel, [N, ED], base, 'h', { ...pipe, immutable: keep });
     const hL = await kf(topStarts); // (ED, N)
     await profile('final');
@@ -670,11 +750,11 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   /** Kernel launches of one device-path call of L tokens (for callers that drain the queue every few dozen). */
   function launches(L: number): number {
     const NC = Math.ceil(L / T);
-    return scheme === 'tree' ? 5 + 2 * (treeLevels(NC).counts.length - 1) : 5 + 2 * Math.ceil(Math.log2(NC + 1));
+    return scheme === 'tree' ? 5 + 2 * (treeLevels(NC).counts.length - 1) + (quad ? 1 : 0) : 5 + 2 * Math.ceil(Math.log2(NC + 1));
   }
 
   return {
-    run, chunk: T, scheme, launches,
+    run, chunk: T, scheme, launches, replayLayout,
     segmentLength: (bcStride = 2 * N) => segmentLength(ED, N, T, bcStride, maxBindingBytes, opts.maxSegment, scheme),
   };
 }

@@ -187,9 +187,9 @@ for (const [L, ED, N, chunk] of [[1, 5, 16, 64], [3, 33, 1, 2], [257, 5, 16, 16]
   });
 }
 
-(probe.ok ? test : test.skip)('webgpu: device-handle inputs stay on the device and return handles', async (t) => {
+(probe.ok ? test : test.skip)('webgpu: device-handle inputs stay on the device and return handles (replay 3d; quad at chunk 4, 8, 12; partial last chunk)', async (t) => {
   const gpu = await getGpu('webgpu');
-  const a = randomArgs(21, 200, 9, 16, true);
+  const a = randomArgs(21, 203, 9, 16, true);
   const a32 = toF32(a);
   const uploads = new Map<number, any>();
   const upload = async (x: Float32Array) => {
@@ -199,19 +199,28 @@ for (const [L, ED, N, chunk] of [[1, 5, 16, 64], [3, 33, 1, 2], [257, 5, 16, 16]
   };
   const BC = new Float32Array(a.L * 2 * a.N);
   for (let i = 0; i < a.L; i++) { BC.set(a32.B.subarray(i * a.N, (i + 1) * a.N), i * 2 * a.N); BC.set(a32.C.subarray(i * a.N, (i + 1) * a.N), i * 2 * a.N + a.N); }
-  const k = createSelectiveScanKernels(gpu, { ED: a.ED, N: a.N });
-  const r = await k.run({
+  const args = {
     L: a.L, ED: a.ED, N: a.N, u: await upload(a32.u), deltaRaw: await upload(a32.deltaRaw), z: await upload(a32.z),
     A: await upload(a32.A), D: await upload(a32.D), deltaBias: await upload(a32.deltaBias), BC: await upload(BC), h0: await upload(a32.h0!),
-  });
-  t.true(typeof (r.out as any).toArray === 'function' && typeof (r.hL as any).toArray === 'function', 'results are device handles');
+  };
   const ref = selectiveScanRef(a);
-  const out = (await readFlat(r.out)).subarray(0, a.L * a.ED);
-  const errs = { out: maxRelErr(out, ref.out), hL: maxRelErr(await readFlat(r.hL), ref.hL) };
-  (r.out as any).delete();
-  (r.hL as any).delete();
+  const errs: Record<string, number> = {};
+  const variants: Array<[string, Parameters<typeof createSelectiveScanKernels>[1]]> = [
+    ['3d', { ED: a.ED, N: a.N, replay: { layout: '3d' } }], ['quad 8', { ED: a.ED, N: a.N, replay: { layout: 'quad' } }],
+    ['quad 4', { ED: a.ED, N: a.N, chunk: 4, replay: { layout: 'quad' } }], ['quad 12', { ED: a.ED, N: a.N, chunk: 12, replay: { layout: 'quad' } }],
+  ];
+  for (const [name, o] of variants) {
+    const r = await createSelectiveScanKernels(gpu, o).run(args);
+    t.true(typeof (r.out as any).toArray === 'function' && typeof (r.hL as any).toArray === 'function', 'results are device handles');
+    const out = (await readFlat(r.out)).subarray(0, a.L * a.ED);
+    errs[`${name} out`] = maxRelErr(out, ref.out);
+    errs[`${name} hL`] = maxRelErr(await readFlat(r.hL), ref.hL);
+    (r.out as any).delete();
+    (r.hL as any).delete();
+  }
   t.log(`max rel err: ${fmt(errs)}`);
   for (const e of Object.values(errs)) t.true(e < TOLERANCE.forward);
+  t.throws(() => createSelectiveScanKernels(gpu, { ED: 4, N: 4, chunk: 6, replay: { layout: 'quad' } }), { instanceOf: RangeError });
 });
 
 test('forward gpu.js variants: tree (replay 3d and 1d, chunk 4 and 8, partial last chunk) and hillis-steele == reference', async (t) => {
