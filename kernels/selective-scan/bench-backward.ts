@@ -8,9 +8,9 @@
 // wall time with a queue sync per stage). For the default tree configuration it also times the pair as
 // the training engine runs it: the forward saving δ and its tree (`save`), the backward taking them.
 // Run: node dist/kernels/selective-scan/bench-backward.js [--lmin 12] [--lmax 20] [--seg 65536] [--repeats 5]
-//        [--configs tree:8:warp,tree:8:3d:8,tree:16:warp:4:16,hillis-steele:16]   (scheme:chunk[:layout[:sub-chunk[:dA sub-chunks[:hoist]]]])
-//        [--profile 16,20] (log2 L) [--json]
-import { createSelectiveScanKernels, type GpuScanSaved } from './gpujs.js';
+//        [--configs tree:8:warp,tree:8:3d:8,tree:16:warp:4:16,hillis-steele:16]   (scheme:chunk[:layout[:sub-chunk[:dA sub-chunks[:hoist]]]]; layout quad4 = quad with dΔraw at four positions)
+//        [--profile 16,20] (log2 L) [--fwd-layout 3d|quad] (the forward's replay layout) [--json]
+import { createSelectiveScanKernels, type GpuScanSaved, type ReplayLayout } from './gpujs.js';
 import { type BwdLayout, type BwdScheme, createSelectiveScanBackwardKernels } from './gpujs-backward.js';
 import { kernelSettings } from '../gpujs-types.js';
 import { deviceBench, stageTimer, TimestampMarks } from '../bench-util.js';
@@ -23,18 +23,28 @@ const profileAt = new Set(opt('profile', '').split(',').filter(Boolean).map(Numb
 const ED = 256, N = 16;
 const { rt, probe, gpu } = await deviceBench('bench-backward', true); // also --wg WxH,F
 const maxBindingBytes = probe.limits!.maxStorageBufferBindingSize;
-const fwd = createSelectiveScanKernels(gpu, { ED, N, maxBindingBytes });
+// the forward each backward config is compared with: same chunk, replay layout --fwd-layout (3d | quad)
+const fwdLayout = opt('fwd-layout', '3d') as ReplayLayout;
+const fwds = new Map<number, ReturnType<typeof createSelectiveScanKernels>>();
+const fwdFor = (chunk: number) => {
+  let k = fwds.get(chunk);
+  if (!k) fwds.set(chunk, (k = createSelectiveScanKernels(gpu, { ED, N, chunk, maxBindingBytes, replay: { layout: fwdLayout } })));
+  return k;
+};
 const bwds = configs.map((cfg) => {
   const [scheme, c, layout, sub, k, hoist] = cfg.split(':');
   const b = createSelectiveScanBackwardKernels(gpu, {
     ED, N, chunk: Number(c), maxBindingBytes, scheme: scheme as BwdScheme,
-    tune: { layout: (layout || undefined) as BwdLayout | undefined, sub: sub ? Number(sub) : undefined, dAChunks: k ? Number(k) : undefined, hoist: hoist === 'hoist' },
+    tune: {
+      layout: (layout === 'quad4' ? 'quad' : layout || undefined) as BwdLayout | undefined, rawPositions: layout === 'quad4' ? 4 : undefined,
+      sub: sub ? Number(sub) : undefined, dAChunks: k ? Number(k) : undefined, hoist: hoist === 'hoist',
+    },
   });
   return { cfg, b };
 });
-const maxSeg = Math.min(fwd.segmentLength(2 * N), ...bwds.map((x) => x.b.maxLength));
+const maxSeg = Math.min(...bwds.map((x) => Math.min(fwdFor(x.b.chunk).segmentLength(2 * N), x.b.maxLength)));
 const seg = Math.min(Number(opt('seg', '65536')), 2 ** Math.floor(Math.log2(maxSeg)));
-console.error(`adapter ${probe.name}; maxStorageBufferBindingSize ${maxBindingBytes}; segment ${seg}; backward maxLength ${bwds.map((x) => `${x.cfg} ${x.b.maxLength}`).join(', ')}; forward segmentLength ${fwd.segmentLength(2 * N)}`);
+console.error(`adapter ${probe.name}; maxStorageBufferBindingSize ${maxBindingBytes}; segment ${seg}; backward maxLength ${bwds.map((x) => `${x.cfg} ${x.b.maxLength}`).join(', ')}; forward layout ${fwdLayout}`);
 
 type Th = { thread: { x: number; y: number }; constants: { seed: number; scale: number; shift: number } };
 function genKernel(this: Th): number {
@@ -67,29 +77,31 @@ for (let L = 2 ** lmin; L <= 2 ** lmax; L *= 2) {
   }
   const sync = () => device.queue.onSubmittedWorkDone();
   const args = { L: S, ED, N, u, deltaRaw: raw, z, BC, bcStride: 2 * N, bOffset: 0, cOffset: N, A, D, deltaBias: bias, h0 };
-  const forward = async () => {
-    for (let s = 0; s < nSeg; s++) {
-      const r = await fwd.run(args);
-      (r.out as any).delete();
-      (r.hL as any).delete();
-    }
-  };
   const backward = (b: ReturnType<typeof createSelectiveScanBackwardKernels>, profile?: (stage: string) => Promise<void>, saved?: GpuScanSaved) => async () => {
     for (let s = 0; s < nSeg; s++) {
       const gr = await b.runDevice(args, dOut, dhL, { profile, ...(saved ? { saved } : {}) });
       for (const h of Object.values(gr)) (h as any).delete();
     }
   };
-  // the pair as the training engine runs it: a forward that saves δ and its tree, a backward that takes them
   const freeSaved = (sv: GpuScanSaved) => { for (const h of [sv.delta, sv.starts, ...sv.sums]) (h as any).delete(); };
-  const forwardSaving = async () => {
-    for (let s = 0; s < nSeg; s++) {
-      const r = await fwd.run(args, { save: true });
-      (r.out as any).delete();
-      (r.hL as any).delete();
-      freeSaved(r.saved!);
-    }
-  };
+  /** the forward alone, and as the training engine runs it: saving δ and its tree for the backward */
+  const forwards = (fwd: ReturnType<typeof createSelectiveScanKernels>) => ({
+    forward: async () => {
+      for (let s = 0; s < nSeg; s++) {
+        const r = await fwd.run(args);
+        (r.out as any).delete();
+        (r.hL as any).delete();
+      }
+    },
+    forwardSaving: async () => {
+      for (let s = 0; s < nSeg; s++) {
+        const r = await fwd.run(args, { save: true });
+        (r.out as any).delete();
+        (r.hL as any).delete();
+        freeSaved(r.saved!);
+      }
+    },
+  });
   /** median wall ms and median device ms (timestamps around the call) */
   const time = async (f: () => Promise<void>) => {
     await f();
@@ -108,12 +120,17 @@ for (let L = 2 ** lmin; L <= 2 ** lmax; L *= 2) {
     }
     return { ms: median(ts), dev: dev.length ? median(dev) : null };
   };
-  const f = await time(forward);
-  const fs = await time(forwardSaving);
+  const fwdTimes = new Map<number, { f: { ms: number; dev: number | null }; fs: { ms: number; dev: number | null } }>();
   for (const { cfg, b } of bwds) {
+    const fwd = fwdFor(b.chunk);
+    if (!fwdTimes.has(b.chunk)) {
+      const { forward, forwardSaving } = forwards(fwd);
+      fwdTimes.set(b.chunk, { f: await time(forward), fs: await time(forwardSaving) });
+    }
+    const { f, fs } = fwdTimes.get(b.chunk)!;
     const r = await time(backward(b));
     const row: Record<string, unknown> = { L, segment: S, config: cfg, forwardMs: +f.ms.toFixed(2), backwardMs: +r.ms.toFixed(2), ratio: +(r.ms / f.ms).toFixed(2), forwardDevMs: f.dev && +f.dev.toFixed(2), backwardDevMs: r.dev && +r.dev.toFixed(2) };
-    if (b.scheme === 'tree' && b.layout === '3d' && b.sub === b.chunk && b.chunk === fwd.chunk) {
+    if (b.scheme === 'tree' && b.layout !== 'warp' && b.sub === b.chunk) {
       const sv = (await fwd.run(args, { save: true })).saved!; // one segment's saved tree, reused by every repeat
       const rs = await time(backward(b, undefined, sv));
       freeSaved(sv);

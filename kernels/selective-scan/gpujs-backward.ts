@@ -42,11 +42,11 @@
 // the forward tree are taken from it instead of recomputed (H100 2^20: 125.5 → 109.4 ms).
 // Scheme 'hillis-steele' (N > 32 or chunk > 64, the earlier design): Hillis–Steele passes for S and P
 // and per-position replays Hprev, G of shape (NC·T, ED, N) — 2·L·ED·N floats.
-import { type GpuHandle, type GpuJsLike, kernelSettings } from '../gpujs-types.js';
+import { flatView, type GpuHandle, type GpuJsLike, kernelSettings } from '../gpujs-types.js';
 import type { SelectiveScanArgs, SelectiveScanGrads } from './ref.js';
 import {
   chunkDeltaSumKernel, chunkSummaryKernel, deltaKernel, idiv, integerHelpers, scanDeltaPassKernel, scanStatePassKernel, toFlat,
-  nodeChunks, TREE_MAX_N, treeDownKernel, treeFinalKernel, treeLeafFullKernel, treeLeafKernel, treeLevels, treeTopKernel, treeUpKernel,
+  nodeChunks, TREE_MAX_N, treeDownKernel, unblockQuadKernel, treeFinalKernel, treeLeafFullKernel, treeLeafKernel, treeLevels, treeTopKernel, treeUpKernel,
   windowChunks, type GpuScanSaved,
 } from './gpujs.js';
 
@@ -482,7 +482,7 @@ export const BWD_TREE_MAX_T = 64;
  * [N, U·DB, NCs] with k = ⌊y / DB⌋, d-block b = y mod DB looping over d = j·DB + b (a warp is 8 n × 4
  * blocks of one position, its 4 d's adjacent), then a sum over the DB partials.
  */
-export type BwdLayout = '3d' | 'warp';
+export type BwdLayout = '3d' | 'warp' | 'quad';
 /** d-blocks of the 'warp' layout's (t, n) kernels (a multiple of 4: 4 rows of a warp share k). */
 export const BWD_DBLOCKS = 8;
 
@@ -684,6 +684,182 @@ export function bwdTreeSources(N: number, T: number, layout: BwdLayout, full: bo
   return { delta, dy, dZ, dU, dRaw, dC, dB, dA };
 }
 
+/**
+ * gpu.js sources of the 'quad' layout's per-position kernels (T a multiple of 4, no sub-chunks): each
+ * thread computes four consecutive positions 4q … 4q+3 of chunk z (q = thread y) and returns them as
+ * `Array(4)`, so one replay serves four outputs (at T = 8 the replays cost 1.5 forward / 1.5 backward
+ * steps per token instead of 4.5 / 3.5). Grids: (t, d) kernels [ED, T/4, NC], (t, n) kernels
+ * [N, T/4, NC]; results blocked (NC·T/4, W, 4), unblocked by gpujs.ts unblockQuadKernel. Same
+ * recurrences as bwdTreeSources: forward walks h from S[c] through the 4q tokens before the thread's
+ * own (predicated, a loop of T − 4 = TQ steps), backward walks g from P[c] through the tokens after
+ * them; dΔraw keeps the four positions' (a·e^{δA}·h_{t−1} + B·u) terms (4N scalars) from its forward
+ * walk for its backward walk. `full`: no token predicate (L a multiple of T).
+ */
+export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions: 2 | 4 = 2) {
+  if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan backward: tree kernels generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
+  if (!(rawPositions === 2 || rawPositions === 4)) throw new RangeError(`selective scan backward: dΔraw positions per thread must be 2 or 4, got ${rawPositions}`);
+  if (!(Number.isInteger(T) && T >= 4 && T % 4 === 0 && T <= BWD_TREE_MAX_T)) throw new RangeError(`selective scan backward: layout 'quad' needs a chunk that is a multiple of 4 (≤ ${BWD_TREE_MAX_T}), got ${T}`);
+  const c = 'this.constants';
+  const ns = range(N), js = [0, 1, 2, 3];
+  const t0 = `this.thread.z * ${c}.T`;
+  const rowq = (j: number) => `(${t0} + this.thread.y * 4 + ${j})`; // own position j (absolute token)
+  const rowk = (k: string) => `(${t0} + ${k})`;
+  const d = 'this.thread.x';
+  const at = (r: string, W = `${c}.ED`, col = d) => `${r} * ${W} + ${col}`;
+  const bc = (r: string, off: 'BO' | 'CO', n: string | number) => `BC[${r} * ${c}.BCS + ${c}.${off} + ${n}]`;
+  const liveRow = (r: string) => (full ? '' : ` && ${r} < ${c}.LS`);
+  const ifLive = (r: string, body: string[]) => (full ? body : [`  if (${r} < ${c}.LS) {`, ...body.map((x) => `  ${x}`), '  }']);
+  const loadStates = (v: string, arr: string) => ns.map((n) => `  let ${v}${n} = ${arr}[(this.thread.z * ${c}.N + ${n}) * ${c}.ED + ${d}];`);
+  const loadA = ns.map((n) => `  const a${n} = PD[${d} * ${c}.NP + ${n}];`);
+  /** h through the tokens before the thread's own: k < 4q */
+  const fwdSilent = [
+    `  for (let k = 0; k < ${c}.TQ; k++) {`,
+    `    const dl = delta[${at(rowk('k'))}];`,
+    `    const du = dl * u[${at(rowk('k'))}];`,
+    '    if (k < q4) {',
+    ...ns.map((n) => `      h${n} = Math.exp(dl * a${n}) * h${n} + du * ${bc(rowk('k'), 'BO', n)};`),
+    '    }',
+    '  }',
+  ];
+  /** g through the tokens after the thread's own: k = T−1 … 4q+4 (real tokens only) */
+  const rk = `${c}.T - 1 - i`;
+  const bwdSilent = [
+    `  for (let i = 0; i < ${c}.TQ; i++) {`,
+    `    const dl = delta[${at(rowk(rk))}];`,
+    `    const dk = dy[${at(rowk(rk))}];`,
+    `    if (${rk} >= q4 + 4${liveRow(rowk(rk))}) {`,
+    ...ns.map((n) => `      g${n} = Math.exp(dl * a${n}) * (g${n} + dk * ${bc(rowk(rk), 'CO', n)});`),
+    '    }',
+    '  }',
+  ];
+  const dZ = [
+    'function bwdDZQuadKernel(delta, u, PD, BC, z, dOut, S) {',
+    '  const q4 = this.thread.y * 4;',
+    ...loadStates('h', 'S'), ...loadA,
+    `  const dd = PD[${d} * ${c}.NP + ${c}.N];`,
+    ...fwdSilent,
+    ...js.flatMap((j) => [
+      `  const dl${j} = delta[${at(rowq(j))}];`,
+      `  const u${j} = u[${at(rowq(j))}];`,
+      ...ns.map((n) => `  h${n} = Math.exp(dl${j} * a${n}) * h${n} + dl${j} * u${j} * ${bc(rowq(j), 'BO', n)};`),
+      `  let y${j} = dd * u${j};`,
+      ...ns.map((n) => `  y${j} += ${bc(rowq(j), 'CO', n)} * h${n};`),
+      `  const z${j} = z[${at(rowq(j))}];`,
+      `  const s${j} = 1 / (1 + Math.exp(-z${j}));`,
+      `  const r${j} = dOut[${at(rowq(j))}] * y${j} * s${j} * (1 + z${j} * (1 - s${j}));`,
+    ]),
+    '  return [r0, r1, r2, r3];',
+    '}',
+  ].join('\n');
+  const dU = [
+    'function bwdDUQuadKernel(delta, dy, PD, BC, P) {',
+    '  const q4 = this.thread.y * 4;',
+    ...loadStates('g', 'P'), ...loadA,
+    `  const dd = PD[${d} * ${c}.NP + ${c}.N];`,
+    ...bwdSilent,
+    ...[3, 2, 1, 0].flatMap((j) => [
+      `  const y${j} = dy[${at(rowq(j))}];`,
+      `  let s${j} = 0;`,
+      ...ns.map((n) => `  s${j} += (g${n} + y${j} * ${bc(rowq(j), 'CO', n)}) * ${bc(rowq(j), 'BO', n)};`),
+      `  const dl${j} = delta[${at(rowq(j))}];`,
+      `  const r${j} = y${j} * dd + dl${j} * s${j};`,
+      ...(j > 0 ? ifLive(rowq(j), ns.map((n) => `  g${n} = Math.exp(dl${j} * a${n}) * (g${n} + y${j} * ${bc(rowq(j), 'CO', n)});`)) : []),
+    ]),
+    '  return [r0, r1, r2, r3];',
+    '}',
+  ].join('\n');
+  // dΔraw: P = rawPositions per thread (its forward walk keeps P·N terms for the backward walk)
+  const P = rawPositions;
+  const rowp = (j: number) => `(${t0} + this.thread.y * ${P} + ${j})`;
+  const pj = range(P);
+  const dRaw = [
+    'function bwdDRawQuadKernel(delta, u, PD, BC, dy, S, P) {',
+    `  const q4 = this.thread.y * ${P};`,
+    ...loadStates('h', 'S'), ...loadA,
+    `  for (let k = 0; k < ${c}.TR; k++) {`, // TR = T − P
+    `    const dl = delta[${at(rowk('k'))}];`,
+    `    const du = dl * u[${at(rowk('k'))}];`,
+    '    if (k < q4) {',
+    ...ns.map((n) => `      h${n} = Math.exp(dl * a${n}) * h${n} + du * ${bc(rowk('k'), 'BO', n)};`),
+    '    }',
+    '  }',
+    // the positions' terms a·e^{δA}·h_{t−1} + B_t·u_t, then h moves on to h_t
+    ...pj.flatMap((j) => [
+      `  const dl${j} = delta[${at(rowp(j))}];`,
+      `  const u${j} = u[${at(rowp(j))}];`,
+      ...ns.flatMap((n) => [
+        `  const e${j}_${n} = Math.exp(dl${j} * a${n});`,
+        `  const H${j}_${n} = a${n} * e${j}_${n} * h${n} + ${bc(rowp(j), 'BO', n)} * u${j};`,
+        ...(j < P - 1 ? [`  h${n} = e${j}_${n} * h${n} + dl${j} * u${j} * ${bc(rowp(j), 'BO', n)};`] : []),
+      ]),
+    ]),
+    ...loadStates('g', 'P'),
+    `  for (let i = 0; i < ${c}.TR; i++) {`,
+    `    const dl = delta[${at(rowk(rk))}];`,
+    `    const dk = dy[${at(rowk(rk))}];`,
+    `    if (${rk} >= q4 + ${P}${liveRow(rowk(rk))}) {`,
+    ...ns.map((n) => `      g${n} = Math.exp(dl * a${n}) * (g${n} + dk * ${bc(rowk(rk), 'CO', n)});`),
+    '    }',
+    '  }',
+    ...pj.slice().reverse().flatMap((j) => [
+      `  const y${j} = dy[${at(rowp(j))}];`,
+      `  let s${j} = 0;`,
+      ...ns.map((n) => `  s${j} += (g${n} + y${j} * ${bc(rowp(j), 'CO', n)}) * H${j}_${n};`),
+      `  let sp${j} = 1 - Math.exp(-dl${j});`,
+      `  if (dl${j} < 0.01) sp${j} = dl${j} * (1 - dl${j} * (0.5 - dl${j} / 6));`,
+      `  const r${j} = s${j} * sp${j};`,
+      ...(j > 0 ? ifLive(rowp(j), ns.map((n) => `  g${n} = e${j}_${n} * (g${n} + y${j} * ${bc(rowp(j), 'CO', n)});`)) : []),
+    ]),
+    `  return [${pj.map((j) => `r${j}`).join(', ')}];`,
+    '}',
+  ].join('\n');
+  // (t, n) kernels: x = n, loop over every d with one state; B or C of the chunk's rows preloaded
+  const nn = 'this.thread.x';
+  const ks = range(T - 4);
+  const rowD = (r: string) => at(r, `${c}.ED`, 'd');
+  const dC = [
+    'function bwdDCQuadKernel(dy, delta, u, A, BC, S) {',
+    '  const q4 = this.thread.y * 4;',
+    ...ks.map((k) => `  const b${k} = ${bc(rowk(String(k)), 'BO', nn)};`),
+    ...js.map((j) => `  const bq${j} = ${bc(rowq(j), 'BO', nn)};`),
+    ...js.map((j) => `  let s${j} = 0;`),
+    `  for (let d = 0; d < ${c}.ED; d++) {`,
+    `    const a = A[d * ${c}.N + ${nn}];`,
+    `    let h = S[(this.thread.z * ${c}.N + ${nn}) * ${c}.ED + d];`,
+    ...ks.map((k) => `    const dl${k} = delta[${rowD(rowk(String(k)))}];\n    const u${k} = u[${rowD(rowk(String(k)))}];\n    if (${k} < q4) h = Math.exp(dl${k} * a) * h + dl${k} * u${k} * b${k};`),
+    ...js.flatMap((j) => [
+      `    const dq${j} = delta[${rowD(rowq(j))}];`,
+      `    h = Math.exp(dq${j} * a) * h + dq${j} * u[${rowD(rowq(j))}] * bq${j};`,
+      `    s${j} += dy[${rowD(rowq(j))}] * h;`,
+    ]),
+    '  }',
+    '  return [s0, s1, s2, s3];',
+    '}',
+  ].join('\n');
+  const kr = range(T - 4).map((i) => T - 1 - i); // rows after the first quarter, last first
+  const dB = [
+    'function bwdDBQuadKernel(delta, u, dy, A, BC, P) {',
+    '  const q4 = this.thread.y * 4;',
+    ...kr.map((k) => `  const c${k} = ${bc(rowk(String(k)), 'CO', nn)};`),
+    ...js.map((j) => `  const cq${j} = ${bc(rowq(j), 'CO', nn)};`),
+    ...js.map((j) => `  let s${j} = 0;`),
+    `  for (let d = 0; d < ${c}.ED; d++) {`,
+    `    const a = A[d * ${c}.N + ${nn}];`,
+    `    let g = P[(this.thread.z * ${c}.N + ${nn}) * ${c}.ED + d];`,
+    ...kr.map((k) => `    const dl${k} = delta[${rowD(rowk(String(k)))}];\n    const y${k} = dy[${rowD(rowk(String(k)))}];\n    if (${k} >= q4 + 4${liveRow(rowk(String(k)))}) g = Math.exp(dl${k} * a) * (g + y${k} * c${k});`),
+    ...[3, 2, 1, 0].flatMap((j) => [
+      `    const dq${j} = delta[${rowD(rowq(j))}];`,
+      `    const yq${j} = dy[${rowD(rowq(j))}];`,
+      `    s${j} += (g + yq${j} * cq${j}) * dq${j} * u[${rowD(rowq(j))}];`,
+      ...(j > 0 ? [full ? `    g = Math.exp(dq${j} * a) * (g + yq${j} * cq${j});` : `    if (${rowq(j)} < ${c}.LS) g = Math.exp(dq${j} * a) * (g + yq${j} * cq${j});`] : []),
+    ]),
+    '  }',
+    '  return [s0, s1, s2, s3];',
+    '}',
+  ].join('\n');
+  return { dZ, dU, dRaw, dC, dB };
+}
+
 // ---- host-side driver ----
 
 export type BwdScheme = 'tree' | 'hillis-steele';
@@ -704,7 +880,7 @@ export interface GpuScanBackwardOptions {
    * The defaults were fastest on the H100 (docs/decisions/selective-scan.md); the others are kept,
    * tested, for benchmarks.
    */
-  tune?: { layout?: BwdLayout; sub?: number; dAChunks?: number; hoist?: boolean };
+  tune?: { layout?: BwdLayout; sub?: number; dAChunks?: number; hoist?: boolean; rawPositions?: 2 | 4 };
 }
 
 /** Options of one call: `profile` is awaited after each stage with its name (a profiler syncs there). */
@@ -787,10 +963,21 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
   const T = opts.chunk ?? (scheme === 'tree' ? 8 : 16);
   if (!(Number.isInteger(T) && T > 0)) throw new RangeError(`selective scan backward: chunk = ${T} must be a positive integer`);
   if (scheme === 'tree' && !treeFits(T)) throw new RangeError(`selective scan backward: scheme 'tree' needs N ≤ ${TREE_MAX_N} and chunk ≤ ${BWD_TREE_MAX_T} (got N=${N}, chunk=${T}); use 'hillis-steele'`);
-  const layout: BwdLayout = opts.tune?.layout ?? '3d';
+  const subAsked = opts.tune?.sub ?? T;
+  // 'quad' on webgpu where it applies (chunk a multiple of 4, no sub-chunks): fastest on the H100
+  const layout: BwdLayout = opts.tune?.layout ?? (scheme === 'tree' && T % 4 === 0 && subAsked === T && (gpu.mode ?? 'webgpu') === 'webgpu' ? 'quad' : '3d');
   if (layout === 'warp' && ED % 8 !== 0) throw new RangeError(`selective scan backward: layout 'warp' needs ED a multiple of 8 (got ${ED})`);
   const U = opts.tune?.sub ?? T;
   if (!(Number.isInteger(U) && U >= 1 && T % U === 0)) throw new RangeError(`selective scan backward: sub-chunk ${U} must divide chunk ${T}`);
+  const quad = layout === 'quad';
+  const rawP = opts.tune?.rawPositions ?? 2;
+  if (quad && (U !== T || T % 4 !== 0 || scheme !== 'tree')) throw new RangeError(`selective scan backward: layout 'quad' needs scheme 'tree', a chunk that is a multiple of 4 and no sub-chunks (chunk ${T}, sub ${U})`);
+  const quadSrc = new Map<boolean, ReturnType<typeof bwdQuadSources>>();
+  const quadSources = (full: boolean) => {
+    let s = quadSrc.get(full);
+    if (!s) quadSrc.set(full, (s = bwdQuadSources(N, T, full, rawP)));
+    return s;
+  };
   const DB = layout === 'warp' ? BWD_DBLOCKS : 1;
   const DAK = opts.tune?.dAChunks ?? 16;
   if (!(Number.isInteger(DAK) && DAK >= 1)) throw new RangeError(`selective scan backward: dAChunks = ${DAK} must be a positive integer`);
@@ -807,7 +994,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
   const sources = new Map<boolean, ReturnType<typeof bwdTreeSources>>();
   const treeSources = (full: boolean) => {
     let s = sources.get(full);
-    if (!s) sources.set(full, (s = bwdTreeSources(N, U, layout, full, opts.tune?.hoist ?? false)));
+    if (!s) sources.set(full, (s = bwdTreeSources(N, U, quad ? '3d' : layout, full, opts.tune?.hoist ?? false)));
     return s;
   };
 
@@ -845,10 +1032,10 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     const sub = { ...base, T: U, TED: U * ED }; // constants of the per-position kernels: chunk = sub-chunk
     const fns = { functions: integerHelpers };
     const lay = layout === 'warp' ? fns : {};
-    const gED = bwdGrid(layout, ED, U, NCs), gN = bwdGrid(layout, N, U, NCs, DB);
+    const gED = bwdGrid(quad ? '3d' : layout, ED, U, NCs), gN = bwdGrid(quad ? '3d' : layout, N, U, NCs, DB);
     const PD = await call('params', paramsKernel, [N + 1, ED], base, [a.A, a.D]); // (ED, N+1)
     const sv = a.saved;
-    if (sv && (sv.T !== T || sv.NC !== NC || sv.WC !== WC || sv.sums.length !== counts.length || V > 1 || layout !== '3d')) {
+    if (sv && (sv.T !== T || sv.NC !== NC || sv.WC !== WC || sv.sums.length !== counts.length || V > 1 || layout === 'warp')) {
       throw new RangeError(`selective scan backward: the forward's saved tree (chunk ${sv.T}, ${sv.NC} chunks) does not fit this call (chunk ${T}, ${NC} chunks, layout ${layout}, sub-chunk ${U})`);
     }
     const delta = sv ? sv.delta : await call('delta', src.delta, gED, sub, [a.raw, a.bias], lay); // (NC·T, ED)
@@ -880,14 +1067,28 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     const dh0 = await call('dh0', treeFinalKernel, [N, ED], base, [rtop], {}, keep); // (ED, N)
     await profile('reverse tree');
     // per-position gradients, replayed from S and P in registers over sub-chunks of U tokens
-    const dZ = await call('dZ', src.dZ, gED, sub, [delta, a.u, PD, a.BC, a.z, a.dOut, S], lay, keep);
+    // layout 'quad': four positions per thread (bwdQuadSources), blocked, then unblocked to rows
+    const qs = quad ? quadSources(L % T === 0) : null;
+    const viaQuad = async (name: string, fn: string, W: number, args: unknown[], P = 4) => {
+      const blocked = await call(`${name}q`, fn, [W, T / P, NC], { ...base, TQ: T - 4, TR: T - P }, args, { returnType: `Array(${P})` }) as GpuHandle;
+      const view = flatView(blocked, NC * T * W);
+      blocked.delete();
+      const r = await call(`${name}u`, unblockQuadKernel, [W, T, NC], { W, TP: T / P, P }, [view], fns, keep);
+      view.delete();
+      return r;
+    };
+    const dZ = qs ? await viaQuad('dZ', qs.dZ, ED, [delta, a.u, PD, a.BC, a.z, a.dOut, S])
+      : await call('dZ', src.dZ, gED, sub, [delta, a.u, PD, a.BC, a.z, a.dOut, S], lay, keep);
     await profile('dZ');
-    const dU = await call('dU', src.dU, gED, sub, [delta, dy, PD, a.BC, P], lay, keep);
+    const dU = qs ? await viaQuad('dU', qs.dU, ED, [delta, dy, PD, a.BC, P])
+      : await call('dU', src.dU, gED, sub, [delta, dy, PD, a.BC, P], lay, keep);
     await profile('dU');
-    const dRaw = await call('dRaw', src.dRaw, gED, sub, [delta, a.u, PD, a.BC, dy, S, P], lay, keep);
+    const dRaw = qs ? await viaQuad('dRaw', qs.dRaw, ED, [delta, a.u, PD, a.BC, dy, S, P], rawP)
+      : await call('dRaw', src.dRaw, gED, sub, [delta, a.u, PD, a.BC, dy, S, P], lay, keep);
     await profile('dDeltaRaw');
     // dC, dB: (NCs·U, N); with d-blocks, (NCs·U, DB, N) partials then a sum over the blocks
     const perN = async (name: string, fn: string, args: unknown[]) => {
+      if (qs) return viaQuad(name, name === 'dC' ? qs.dC : qs.dB, N, args);
       if (DB === 1) return call(name, fn, gN, sub, args, lay, keep);
       const part = await call(`${name}p`, fn, gN, sub, args, lay);
       return call(name, blockSumKernel, [N, U, NCs], sub, [part], {}, keep);

@@ -285,7 +285,7 @@ class Step {
     this.eps = config.normEps;
     this.floats = { EPS: this.eps };
     const { fwd, bwd } = scan;
-    this.shareScanTree = share && fwd.scheme === 'tree' && bwd.scheme === 'tree' && fwd.chunk === bwd.chunk && bwd.layout === '3d' && bwd.sub === bwd.chunk;
+    this.shareScanTree = share && fwd.scheme === 'tree' && bwd.scheme === 'tree' && fwd.chunk === bwd.chunk && bwd.layout !== 'warp' && bwd.sub === bwd.chunk;
   }
 
   /** whether the scan's backward can take the tree its forward saved (same scheme, chunk and layout) */

@@ -89,6 +89,14 @@ test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stage
     { L: 2001, ED: 7, N: 16, opts: { chunk: 16, tune: { sub: 4, hoist: true } }, scheme: 'tree', layout: '3d', sub: 4 },
     { L: 37, ED: 3, N: 33, opts: {}, scheme: 'hillis-steele' },
     { L: 257, ED: 9, N: 16, opts: { scheme: 'hillis-steele' }, scheme: 'hillis-steele' },
+    // four positions per thread (webgpu only: Array(4) results; dΔraw two, or four): partial last chunk
+    // with tree levels, chunk 16, chunk 4 with L a multiple of it, L shorter than one chunk
+    ...(modes[0] === 'webgpu' ? [
+      { L: 4099, ED: 7, N: 16, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 },
+      { L: 257, ED: 9, N: 16, opts: { chunk: 16, tune: { layout: 'quad' as const, rawPositions: 4 as const } }, scheme: 'tree', layout: 'quad', sub: 16 },
+      { L: 2000, ED: 5, N: 3, opts: { chunk: 4, tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 4 },
+      { L: 3, ED: 5, N: 2, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 },
+    ] : []),
   ];
   for (const [i, c] of cases.entries()) {
     const a = randomArgs(6000 + i, c.L, c.ED, c.N);
