@@ -52,7 +52,7 @@ import { getGpu, probeWebGpu } from '../backend/gpu-runtime.js';
 import { installBufferPool, type BufferPool } from '../backend/gpujs/buffer-pool.js';
 import { installBindGroupCache, type BindGroupCache } from '../backend/gpujs/bind-group-cache.js';
 import { installSubmitBatcher } from '../backend/gpujs/submit-batcher.js';
-import { DeviceError } from '../errors.js';
+import { DeviceError, UsageError } from '../errors.js';
 import type { MambaConfig, MambaDims } from '../model/config.js';
 import { dims } from '../model/config.js';
 import type { MambaWeights } from '../model/weights.js';
@@ -251,7 +251,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
     const maxT = Math.min(scan.bwd.maxLength, scan.fwd.segmentLength(d.R + 2 * d.N));
     let T = options.chunk ?? Math.min(2 ** Math.floor(Math.log2(maxT)), DEFAULT_CHUNK_CAP);
     if (!(Number.isInteger(T) && T >= 1)) throw new RangeError(`gradientsGpu: chunk = ${T} must be a positive integer`);
-    if (T > maxT) throw new RangeError(`gradientsGpu: chunk = ${T} exceeds what the scan accepts in one segment here (${maxT} tokens at ED=${d.ED}, N=${d.N})`);
+    if (T > maxT) throw new UsageError(`gradient chunk of ${T} tokens is more than the scan takes in one call on this device (${maxT} at ED=${d.ED}, N=${d.N}); use --train-chunk ${2 ** Math.floor(Math.log2(maxT))} or less`);
     const windowsPerChunk = (options.batchWindows ?? true) && batch.B >= 2 && scan.fwd.scheme === 'tree' && scan.bwd.scheme === 'tree'
       && scan.bwd.sub === scan.bwd.chunk && batch.L % scan.fwd.chunk === 0 && batch.L % scan.bwd.chunk === 0
       ? Math.min(batch.B, Math.floor(T / batch.L)) : 1;

@@ -64,6 +64,7 @@ interface PretrainFlags extends DeviceFlags {
   keepCheckpoints: number;
   logEvery: number;
   seed: number;
+  trainChunk?: number;
   gradEngine: 'cpu' | 'ref';
 }
 
@@ -117,10 +118,12 @@ export function register(program: Command): void {
     .option('--keep-checkpoints <n>', 'keep the newest n checkpoints, 0 = all', nonNegativeInt('--keep-checkpoints'), 3)
     .option('--log-every <n>', 'without a terminal: a progress line every n steps', positiveInt('--log-every'), 10)
     .option('--seed <n>', 'seed of the initial weights and of the window stream', nonNegativeInt('--seed'), 0)
+    .option('--train-chunk <tokens>', 'webgpu: tokens per gradient chunk; sets device memory, not the result (default 32768)', positiveInt('--train-chunk'))
     .addOption(new Option('--grad-engine <engine>', 'gradients: float32 (on the --device: webgpu or cpu), or the float64 reference on the CPU (slow; for checking)').choices(['cpu', 'ref']).default('cpu'));
   addDeviceOptions(cmd).addHelpText('after', `
 --device chooses where gradients and validation run: webgpu (gpu.js kernels on the GPU, every tensor kept on the
-device, chunks of 32,768 tokens with states carried between them), or cpu (WebAssembly SIMD kernels; a batch of 2 or more is
+device, chunks of 32,768 tokens with states carried between them: --train-chunk sets that, about 6 GiB of device memory
+per 32,768 at the default model; 131,072 trained 30 % faster on an 80 GB H100), or cpu (WebAssembly SIMD kernels; a batch of 2 or more is
 split over two threads). auto = webgpu on a hardware GPU, else cpu; wasm (gpu.js WebAssembly) validates on wasm and
 trains on cpu. --threads/--chunk apply to validation.
 Learning rate: linear warmup over --warmup of the schedule, then cosine to --min-lr-ratio·--lr.
@@ -256,7 +259,7 @@ async function execute(
   try {
     const device = await resolveDevice(parseDevice(flags.device));
     if (run.gradEngine !== 'ref' && device === 'webgpu') {
-      gpuGrad = await makeGradientsGpu();
+      gpuGrad = await makeGradientsGpu(flags.trainChunk ? { chunk: flags.trainChunk } : {});
       logLine(`pretrain: gradients on ${gpuGrad.description}`);
     }
     if (validRegions.length > 0) {
