@@ -711,9 +711,9 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
   const ifLive = (r: string, body: string[]) => (full ? body : [`  if (${r} < ${c}.LS) {`, ...body.map((x) => `  ${x}`), '  }']);
   const loadStates = (v: string, arr: string) => ns.map((n) => `  let ${v}${n} = ${arr}[(this.thread.z * ${c}.N + ${n}) * ${c}.ED + ${d}];`);
   const loadA = ns.map((n) => `  const a${n} = PD[${d} * ${c}.NP + ${n}];`);
-  /** h through the tokens before the thread's own: k < 4q */
-  const fwdSilent = [
-    `  for (let k = 0; k < ${c}.TQ; k++) {`,
+  /** h through the tokens before the thread's own (q4 = its first position): a loop of TQ = T − 4 or TR = T − P */
+  const fwdSilent = (bound: 'TQ' | 'TR') => [
+    `  for (let k = 0; k < ${c}.${bound}; k++) {`,
     `    const dl = delta[${at(rowk('k'))}];`,
     `    const du = dl * u[${at(rowk('k'))}];`,
     '    if (k < q4) {',
@@ -721,13 +721,13 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     '    }',
     '  }',
   ];
-  /** g through the tokens after the thread's own: k = T−1 … 4q+4 (real tokens only) */
+  /** g through the tokens after the thread's own P: k = T−1 … q4+P (real tokens only) */
   const rk = `${c}.T - 1 - i`;
-  const bwdSilent = [
-    `  for (let i = 0; i < ${c}.TQ; i++) {`,
+  const bwdSilent = (bound: 'TQ' | 'TR', positions: number) => [
+    `  for (let i = 0; i < ${c}.${bound}; i++) {`,
     `    const dl = delta[${at(rowk(rk))}];`,
     `    const dk = dy[${at(rowk(rk))}];`,
-    `    if (${rk} >= q4 + 4${liveRow(rowk(rk))}) {`,
+    `    if (${rk} >= q4 + ${positions}${liveRow(rowk(rk))}) {`,
     ...ns.map((n) => `      g${n} = Math.exp(dl * a${n}) * (g${n} + dk * ${bc(rowk(rk), 'CO', n)});`),
     '    }',
     '  }',
@@ -737,7 +737,7 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     '  const q4 = this.thread.y * 4;',
     ...loadStates('h', 'S'), ...loadA,
     `  const dd = PD[${d} * ${c}.NP + ${c}.N];`,
-    ...fwdSilent,
+    ...fwdSilent('TQ'),
     ...js.flatMap((j) => [
       `  const dl${j} = delta[${at(rowq(j))}];`,
       `  const u${j} = u[${at(rowq(j))}];`,
@@ -756,7 +756,7 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     '  const q4 = this.thread.y * 4;',
     ...loadStates('g', 'P'), ...loadA,
     `  const dd = PD[${d} * ${c}.NP + ${c}.N];`,
-    ...bwdSilent,
+    ...bwdSilent('TQ', 4),
     ...[3, 2, 1, 0].flatMap((j) => [
       `  const y${j} = dy[${at(rowq(j))}];`,
       `  let s${j} = 0;`,
@@ -776,13 +776,7 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     'function bwdDRawQuadKernel(delta, u, PD, BC, dy, S, P) {',
     `  const q4 = this.thread.y * ${P};`,
     ...loadStates('h', 'S'), ...loadA,
-    `  for (let k = 0; k < ${c}.TR; k++) {`, // TR = T − P
-    `    const dl = delta[${at(rowk('k'))}];`,
-    `    const du = dl * u[${at(rowk('k'))}];`,
-    '    if (k < q4) {',
-    ...ns.map((n) => `      h${n} = Math.exp(dl * a${n}) * h${n} + du * ${bc(rowk('k'), 'BO', n)};`),
-    '    }',
-    '  }',
+    ...fwdSilent('TR'),
     // the positions' terms a·e^{δA}·h_{t−1} + B_t·u_t, then h moves on to h_t
     ...pj.flatMap((j) => [
       `  const dl${j} = delta[${at(rowp(j))}];`,
@@ -794,13 +788,7 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
       ]),
     ]),
     ...loadStates('g', 'P'),
-    `  for (let i = 0; i < ${c}.TR; i++) {`,
-    `    const dl = delta[${at(rowk(rk))}];`,
-    `    const dk = dy[${at(rowk(rk))}];`,
-    `    if (${rk} >= q4 + ${P}${liveRow(rowk(rk))}) {`,
-    ...ns.map((n) => `      g${n} = Math.exp(dl * a${n}) * (g${n} + dk * ${bc(rowk(rk), 'CO', n)});`),
-    '    }',
-    '  }',
+    ...bwdSilent('TR', P),
     ...pj.slice().reverse().flatMap((j) => [
       `  const y${j} = dy[${at(rowp(j))}];`,
       `  let s${j} = 0;`,
