@@ -951,13 +951,13 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
   const T = opts.chunk ?? (scheme === 'tree' ? 8 : 16);
   if (!(Number.isInteger(T) && T > 0)) throw new RangeError(`selective scan backward: chunk = ${T} must be a positive integer`);
   if (scheme === 'tree' && !treeFits(T)) throw new RangeError(`selective scan backward: scheme 'tree' needs N ≤ ${TREE_MAX_N} and chunk ≤ ${BWD_TREE_MAX_T} (got N=${N}, chunk=${T}); use 'hillis-steele'`);
-  const subAsked = opts.tune?.sub ?? T;
-  // 'quad' on webgpu where it applies (chunk a multiple of 4, no sub-chunks): fastest on the H100
-  const layout: BwdLayout = opts.tune?.layout ?? (scheme === 'tree' && T % 4 === 0 && subAsked === T && (gpu.mode ?? 'webgpu') === 'webgpu' ? 'quad' : '3d');
-  if (layout === 'warp' && ED % 8 !== 0) throw new RangeError(`selective scan backward: layout 'warp' needs ED a multiple of 8 (got ${ED})`);
   const U = opts.tune?.sub ?? T;
   if (!(Number.isInteger(U) && U >= 1 && T % U === 0)) throw new RangeError(`selective scan backward: sub-chunk ${U} must divide chunk ${T}`);
+  // 'quad' on webgpu where it applies (chunk a multiple of 4, no sub-chunks): fastest on the H100
+  const layout: BwdLayout = opts.tune?.layout ?? (scheme === 'tree' && T % 4 === 0 && U === T && (gpu.mode ?? 'webgpu') === 'webgpu' ? 'quad' : '3d');
+  if (layout === 'warp' && ED % 8 !== 0) throw new RangeError(`selective scan backward: layout 'warp' needs ED a multiple of 8 (got ${ED})`);
   const quad = layout === 'quad';
+  const gridLayout = quad ? '3d' : layout; // of the kernels 'quad' shares with '3d' (δ, dy, dA)
   const rawP = opts.tune?.rawPositions ?? 2;
   if (quad && (U !== T || T % 4 !== 0 || scheme !== 'tree')) throw new RangeError(`selective scan backward: layout 'quad' needs scheme 'tree', a chunk that is a multiple of 4 and no sub-chunks (chunk ${T}, sub ${U})`);
   const quadSrc = new Map<boolean, ReturnType<typeof bwdQuadSources>>();
@@ -982,7 +982,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
   const sources = new Map<boolean, ReturnType<typeof bwdTreeSources>>();
   const treeSources = (full: boolean) => {
     let s = sources.get(full);
-    if (!s) sources.set(full, (s = bwdTreeSources(N, U, quad ? '3d' : layout, full, opts.tune?.hoist ?? false)));
+    if (!s) sources.set(full, (s = bwdTreeSources(N, U, gridLayout, full, opts.tune?.hoist ?? false)));
     return s;
   };
 
@@ -1020,7 +1020,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     const sub = { ...base, T: U, TED: U * ED }; // constants of the per-position kernels: chunk = sub-chunk
     const fns = { functions: integerHelpers };
     const lay = layout === 'warp' ? fns : {};
-    const gED = bwdGrid(quad ? '3d' : layout, ED, U, NCs), gN = bwdGrid(quad ? '3d' : layout, N, U, NCs, DB);
+    const gED = bwdGrid(gridLayout, ED, U, NCs), gN = bwdGrid(gridLayout, N, U, NCs, DB);
     const PD = await call('params', paramsKernel, [N + 1, ED], base, [a.A, a.D]); // (ED, N+1)
     const sv = a.saved;
     if (sv && (sv.T !== T || sv.NC !== NC || sv.WC !== WC || sv.sums.length !== counts.length || V > 1 || layout === 'warp')) {
@@ -1075,15 +1075,15 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
       : await call('dRaw', src.dRaw, gED, sub, [delta, a.u, PD, a.BC, dy, S, P], lay, keep);
     await profile('dDeltaRaw');
     // dC, dB: (NCs·U, N); with d-blocks, (NCs·U, DB, N) partials then a sum over the blocks
-    const perN = async (name: string, fn: string, args: unknown[]) => {
-      if (qs) return viaQuad(name, name === 'dC' ? qs.dC : qs.dB, N, args);
+    const perN = async (name: string, fn: string, quadFn: string | undefined, args: unknown[]) => {
+      if (quadFn) return viaQuad(name, quadFn, N, args);
       if (DB === 1) return call(name, fn, gN, sub, args, lay, keep);
       const part = await call(`${name}p`, fn, gN, sub, args, lay);
       return call(name, blockSumKernel, [N, U, NCs], sub, [part], {}, keep);
     };
-    const dC = await perN('dC', src.dC, [dy, delta, a.u, a.A, a.BC, S]);
+    const dC = await perN('dC', src.dC, qs?.dC, [dy, delta, a.u, a.A, a.BC, S]);
     await profile('dC');
-    const dB = await perN('dB', src.dB, [delta, a.u, dy, a.A, a.BC, P]);
+    const dB = await perN('dB', src.dB, qs?.dB, [delta, a.u, dy, a.A, a.BC, P]);
     await profile('dB');
     // dA: per (group of K sub-chunks, d, n) partials, then row sums down to ≤ SUM_ROWS rows, transposed to (ED, N)
     let R = Math.ceil(NCs / DAK);

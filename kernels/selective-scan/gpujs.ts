@@ -348,7 +348,7 @@ export function treeReplayKernelSource(N: number, layout: ReplayLayout = '3d', h
  * returning `Array(4)`: the outputs of positions 4q … 4q+3 of chunk c. The thread walks its chunk
  * from the start S[c] through the 4q tokens before its own (update predicated on k < 4q), then its four
  * tokens in straight code, each followed by out = (Σ_n C_t[n]·h_t[n] + D·u_t)·silu(z_t). Replay per
- * token: (T/4 + 1)/2·… = 1.5 steps at T = 8, against (T+1)/2 = 4.5 for one output per thread. The
+ * token: (T/4 + 1)/2 steps (1.5 at T = 8), against (T+1)/2 = 4.5 for one output per thread. The
  * result is blocked, (NC·T/4, ED, 4): value (t, d) at ((t >> 2)·ED + d)·4 + (t & 3); unblockQuadKernel
  * turns it into (L, ED).
  */
@@ -570,7 +570,6 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   // 'quad' (four positions per thread; device inputs on webgpu, chunk a multiple of 4) where it applies,
   // else '3d': fastest on the H100 (docs/decisions/selective-scan.md)
   const replayLayout = opts.replay?.layout ?? (T % 4 === 0 && (gpu.mode ?? 'webgpu') === 'webgpu' ? 'quad' : '3d');
-  // 'quad' (device inputs, T a multiple of 4; host inputs use '3d')
   const quad = scheme === 'tree' && replayLayout === 'quad';
   if (quad && T % 4 !== 0) throw new RangeError(`selective scan: replay layout 'quad' needs a chunk that is a multiple of 4, got ${T}`);
   const replaySource = scheme === 'tree' ? treeReplayKernelSource(N, quad ? '3d' : replayLayout, opts.replay?.hoistB ?? false) : '';
@@ -754,7 +753,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   }
 
   return {
-    run, chunk: T, scheme, launches, replayLayout,
+    run, chunk: T, scheme, launches,
     segmentLength: (bcStride = 2 * N) => segmentLength(ED, N, T, bcStride, maxBindingBytes, opts.maxSegment, scheme),
   };
 }
