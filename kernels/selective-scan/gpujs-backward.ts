@@ -695,8 +695,9 @@ export function bwdTreeSources(N: number, T: number, layout: BwdLayout, full: bo
  * them; dΔraw keeps the four positions' (a·e^{δA}·h_{t−1} + B·u) terms (4N scalars) from its forward
  * walk for its backward walk. `full`: no token predicate (L a multiple of T).
  */
-export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions: 2 | 4 = 2) {
+export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions: 2 | 4 = 2, dSplit = 1) {
   if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan backward: tree kernels generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
+  if (!(Number.isInteger(dSplit) && dSplit >= 1)) throw new RangeError(`selective scan backward: dC/dB d-split must be a positive integer, got ${dSplit}`);
   if (!(rawPositions === 2 || rawPositions === 4)) throw new RangeError(`selective scan backward: dΔraw positions per thread must be 2 or 4, got ${rawPositions}`);
   if (!(Number.isInteger(T) && T >= 4 && T % 4 === 0 && T <= BWD_TREE_MAX_T)) throw new RangeError(`selective scan backward: layout 'quad' needs a chunk that is a multiple of 4 (≤ ${BWD_TREE_MAX_T}), got ${T}`);
   const c = 'this.constants';
@@ -801,19 +802,25 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     `  return [${pj.map((j) => `r${j}`).join(', ')}];`,
     '}',
   ].join('\n');
-  // (t, n) kernels: x = n, loop over every d with one state; B or C of the chunk's rows preloaded
-  const nn = 'this.thread.x';
+  // (t, n) kernels: x = n, loop over every d with one state; B or C of the chunk's rows preloaded.
+  // dSplit > 1: x = g·N + n, thread g sums d in [g·DD, (g+1)·DD) (DD = ED/dSplit): dSplit× the threads
+  // and shorter loops; the partials (blocked (NC·T/4, dSplit·N, 4)) are summed by unblockSumKernel
+  const split = dSplit > 1;
+  const gx = `idiv(this.thread.x, ${c}.N)`;
+  const nn = split ? `(this.thread.x - ${gx} * ${c}.N)` : 'this.thread.x';
+  const dLoop = split ? `  for (let i = 0; i < ${c}.DD; i++) {` : `  for (let d = 0; d < ${c}.ED; d++) {`;
+  const dd = split ? `(${gx} * ${c}.DD + i)` : 'd';
   const ks = range(T - 4);
-  const rowD = (r: string) => at(r, `${c}.ED`, 'd');
+  const rowD = (r: string) => at(r, `${c}.ED`, dd);
   const dC = [
     'function bwdDCQuadKernel(dy, delta, u, A, BC, S) {',
     '  const q4 = this.thread.y * 4;',
     ...ks.map((k) => `  const b${k} = ${bc(rowk(String(k)), 'BO', nn)};`),
     ...js.map((j) => `  const bq${j} = ${bc(rowq(j), 'BO', nn)};`),
     ...js.map((j) => `  let s${j} = 0;`),
-    `  for (let d = 0; d < ${c}.ED; d++) {`,
-    `    const a = A[d * ${c}.N + ${nn}];`,
-    `    let h = S[(this.thread.z * ${c}.N + ${nn}) * ${c}.ED + d];`,
+    dLoop,
+    `    const a = A[${dd} * ${c}.N + ${nn}];`,
+    `    let h = S[(this.thread.z * ${c}.N + ${nn}) * ${c}.ED + ${dd}];`,
     ...ks.map((k) => `    const dl${k} = delta[${rowD(rowk(String(k)))}];\n    const u${k} = u[${rowD(rowk(String(k)))}];\n    if (${k} < q4) h = Math.exp(dl${k} * a) * h + dl${k} * u${k} * b${k};`),
     ...js.flatMap((j) => [
       `    const dq${j} = delta[${rowD(rowq(j))}];`,
@@ -831,9 +838,9 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     ...kr.map((k) => `  const c${k} = ${bc(rowk(String(k)), 'CO', nn)};`),
     ...js.map((j) => `  const cq${j} = ${bc(rowq(j), 'CO', nn)};`),
     ...js.map((j) => `  let s${j} = 0;`),
-    `  for (let d = 0; d < ${c}.ED; d++) {`,
-    `    const a = A[d * ${c}.N + ${nn}];`,
-    `    let g = P[(this.thread.z * ${c}.N + ${nn}) * ${c}.ED + d];`,
+    dLoop,
+    `    const a = A[${dd} * ${c}.N + ${nn}];`,
+    `    let g = P[(this.thread.z * ${c}.N + ${nn}) * ${c}.ED + ${dd}];`,
     ...kr.map((k) => `    const dl${k} = delta[${rowD(rowk(String(k)))}];\n    const y${k} = dy[${rowD(rowk(String(k)))}];\n    if (${k} >= q4 + 4${liveRow(rowk(String(k)))}) g = Math.exp(dl${k} * a) * (g + y${k} * c${k});`),
     ...[3, 2, 1, 0].flatMap((j) => [
       `    const dq${j} = delta[${rowD(rowq(j))}];`,
@@ -846,6 +853,20 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     '}',
   ].join('\n');
   return { dZ, dU, dRaw, dC, dB };
+}
+
+/**
+ * (L, W) rows from DS blocked partials of a four-positions-per-thread kernel whose x = g·W + w (the
+ * d-split dC/dB of bwdQuadSources): out(t, w) = Σ_g Q[((⌊t/4⌋)·DS·W + g·W + w)·4 + t mod 4], grid
+ * [W, T, NC] (t = z·T + y), constants W, TP = T/4, P = 4, DS.
+ */
+export function unblockSumKernel(this: Thread3 & { constants: { W: number; TP: number; P: number; DS: number } }, Q: number[]): number {
+  let s = 0;
+  for (let g = 0; g < this.constants.DS; g++) {
+    s += Q[((this.thread.z * this.constants.TP + idiv(this.thread.y, this.constants.P)) * this.constants.W * this.constants.DS + g * this.constants.W + this.thread.x) * this.constants.P
+      + this.thread.y - idiv(this.thread.y, this.constants.P) * this.constants.P];
+  }
+  return s;
 }
 
 // ---- host-side driver ----
@@ -864,11 +885,13 @@ export interface GpuScanBackwardOptions {
   /**
    * tree: grid layout of the per-position kernels (default '3d'; 'warp' needs 8 | ED), replay
    * sub-chunk U (default = chunk: none; must divide chunk), (sub-)chunks per dA thread (default 16),
-   * `hoist` B/C loads ahead of the replay predicate (default false).
+   * `hoist` B/C loads ahead of the replay predicate (default false); 'quad': positions per dΔraw thread
+   * (`rawPositions`, default 2) and the split of dC/dB's sum over d into `dSplit` partial threads
+   * (default the largest of 8, 4, 2, 1 that divides ED; must divide ED).
    * The defaults were fastest on the H100 (docs/decisions/selective-scan.md); the others are kept,
    * tested, for benchmarks.
    */
-  tune?: { layout?: BwdLayout; sub?: number; dAChunks?: number; hoist?: boolean; rawPositions?: 2 | 4 };
+  tune?: { layout?: BwdLayout; sub?: number; dAChunks?: number; hoist?: boolean; rawPositions?: 2 | 4; dSplit?: number };
 }
 
 /** Options of one call: `profile` is awaited after each stage with its name (a profiler syncs there). */
@@ -959,11 +982,15 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
   const quad = layout === 'quad';
   const gridLayout = quad ? '3d' : layout; // of the kernels 'quad' shares with '3d' (δ, dy, dA)
   const rawP = opts.tune?.rawPositions ?? 2;
+  // dC/dB's sum over d in up to 8 partial threads where ED allows: at the training engine's 2^15-token
+  // calls the unsplit kernels had too few threads (docs/decisions/selective-scan.md)
+  const DS = quad ? opts.tune?.dSplit ?? [8, 4, 2, 1].find((g) => ED % g === 0)! : 1;
+  if (!(Number.isInteger(DS) && DS >= 1 && ED % DS === 0)) throw new RangeError(`selective scan backward: dSplit = ${DS} must be a positive integer dividing ED = ${ED}`);
   if (quad && (U !== T || T % 4 !== 0 || scheme !== 'tree')) throw new RangeError(`selective scan backward: layout 'quad' needs scheme 'tree', a chunk that is a multiple of 4 and no sub-chunks (chunk ${T}, sub ${U})`);
   const quadSrc = new Map<boolean, ReturnType<typeof bwdQuadSources>>();
   const quadSources = (full: boolean) => {
     let s = quadSrc.get(full);
-    if (!s) quadSrc.set(full, (s = bwdQuadSources(N, T, full, rawP)));
+    if (!s) quadSrc.set(full, (s = bwdQuadSources(N, T, full, rawP, DS)));
     return s;
   };
   const DB = layout === 'warp' ? BWD_DBLOCKS : 1;
@@ -975,7 +1002,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
    * NC+1 ≤ 65,535 grid rows. 'tree': treeBackwardMaxLength (no (L, ED, N) tensor).
    */
   const maxLength = scheme === 'tree'
-    ? treeBackwardMaxLength(ED, N, T, maxBindingBytes, U, DB)
+    ? treeBackwardMaxLength(ED, N, T, maxBindingBytes, U, Math.max(DB, DS))
     : Math.max(0, Math.min(Math.floor(maxBindingBytes / 4 / (ED * N * T)), Math.floor(maxBindingBytes / 4 / (2 * N * T)), 65534) * T);
   const cache = new Map<string, any>();
   const kinds = (xs: unknown[]) => xs.map((x) => (isHandle(x) ? 'h' : ArrayBuffer.isView(x) ? 'a' : 'n')).join('');
@@ -1076,6 +1103,15 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     await profile('dDeltaRaw');
     // dC, dB: (NCs·U, N); with d-blocks, (NCs·U, DB, N) partials then a sum over the blocks
     const perN = async (name: string, fn: string, quadFn: string | undefined, args: unknown[]) => {
+      if (quadFn && DS > 1) {
+        // d-split partials (NC·T/4, DS·N, 4), summed while unblocked
+        const blocked = await call(`${name}q`, quadFn, [DS * N, T / 4, NC], { ...base, TQ: T - 4, TR: T - 4, DD: ED / DS }, args, { returnType: 'Array(4)', ...fns }) as GpuHandle;
+        const view = flatView(blocked, NC * T * N * DS);
+        blocked.delete();
+        const r = await call(`${name}u`, unblockSumKernel, [N, T, NC], { W: N, TP: T / 4, P: 4, DS }, [view], fns, keep);
+        view.delete();
+        return r;
+      }
       if (quadFn) return viaQuad(name, quadFn, N, args);
       if (DB === 1) return call(name, fn, gN, sub, args, lay, keep);
       const part = await call(`${name}p`, fn, gN, sub, args, lay);

@@ -96,6 +96,10 @@ test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stage
       { L: 257, ED: 9, N: 16, opts: { chunk: 16, tune: { layout: 'quad' as const, rawPositions: 4 as const } }, scheme: 'tree', layout: 'quad', sub: 16 },
       { L: 2000, ED: 5, N: 3, opts: { chunk: 4, tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 4 },
       { L: 3, ED: 5, N: 2, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 },
+      // dC and dB with the sum over d split into partial threads (summed while unblocked)
+      { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 4 } }, scheme: 'tree', layout: 'quad', sub: 8 },
+      { L: 257, ED: 9, N: 3, opts: { chunk: 16, tune: { layout: 'quad' as const, dSplit: 3 } }, scheme: 'tree', layout: 'quad', sub: 16 },
+      { L: 2000, ED: 8, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 8 } }, scheme: 'tree', layout: 'quad', sub: 8 },
     ] : []),
   ];
   for (const [i, c] of cases.entries()) {
@@ -118,6 +122,7 @@ test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stage
   t.is(createSelectiveScanBackwardKernels(gpu, { ED: 256, N: 16, maxBindingBytes: 2 ** 31 }).maxLength, 65535 * 8);
   t.is(createSelectiveScanBackwardKernels(gpu, { ED: 256, N: 16, maxBindingBytes: 128 * 2 ** 20 }).maxLength, Math.floor(2 ** 25 / (17 * 256)) * 8);
   t.is(treeBackwardMaxLength(256, 16, 8, 2 ** 31, 4), Math.floor(65535 / 2) * 8);
+  if (modes[0] === 'webgpu') t.throws(() => createSelectiveScanBackwardKernels(gpu, { ED: 10, N: 2, tune: { layout: 'quad', dSplit: 4 } }), { instanceOf: RangeError });
   const small = createSelectiveScanBackwardKernels(gpu, { ED: 3, N: 2, maxBindingBytes: 4096 });
   t.is(small.maxLength, Math.floor(1024 / (8 * 3)) * 8); // (NC·T, ED) tensors of 1,024 floats bind first
   const e = randomArgs(6200, small.maxLength + 1, 3, 2);
