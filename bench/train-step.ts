@@ -5,7 +5,7 @@
 //
 // Run: npx tsc -p tsconfig.json && node dist/bench/train-step.js [--L 4096] [--B 2] [--repeats 3]
 //        [--threads 2] [--ts]   (--ts: the TypeScript kernels)        (prints JSON on stdout)
-//        [--device webgpu [--chunk T] [--split TS] [--profile] [--no-pool] [--no-batch] [--no-share] [--wg 8x8,64]]  (--profile: per-kernel wall ms of the
+//        [--device webgpu [--chunk T] [--split TS] [--profile] [--no-pool] [--no-batch] [--no-share] [--no-overlap] [--drain N] [--dsplit D] [--wg 8x8,64]]  (--profile: per-kernel wall ms of the
 //        last repeat, each kernel waited for — slower than the timed runs, which are not profiled)
 // GPU memory is not visible from WebGPU: bench/h100-run.sh samples nvidia-smi beside this script.
 import { makeConfig } from '../src/model/config.js';
@@ -29,7 +29,7 @@ const threads = Number(opt('threads', '2'));
 const wg = argv.includes('--wg') ? opt('wg', '32x8,256').split(/[x,]/).map(Number) : null;
 if (wg) setWorkgroupSizes({ wide: [wg[0], wg[1]], flat: wg[2] });
 const device = opt('device', 'cpu');
-const gpuOpts = { ...(argv.includes('--no-pool') ? { bufferPool: false } : {}), ...(argv.includes('--no-batch') ? { batchSubmits: false } : {}), ...(argv.includes('--no-share') ? { shareScanTree: false } : {}), ...(argv.includes('--chunk') ? { chunk: Number(opt('chunk', '0')) } : {}), ...(argv.includes('--split') ? { split: Number(opt('split', '0')) } : {}) };
+const gpuOpts = { ...(argv.includes('--no-pool') ? { bufferPool: false } : {}), ...(argv.includes('--no-batch') ? { batchSubmits: false } : {}), ...(argv.includes('--no-share') ? { shareScanTree: false } : {}), ...(argv.includes('--no-overlap') ? { overlapDrains: false } : {}), ...(argv.includes('--drain') ? { drainEvery: Number(opt('drain', '256')) } : {}), ...(argv.includes('--dsplit') ? { scanDSplit: Number(opt('dsplit', '1')) } : {}), ...(argv.includes('--chunk') ? { chunk: Number(opt('chunk', '0')) } : {}), ...(argv.includes('--split') ? { split: Number(opt('split', '0')) } : {}) };
 const gpuFn = device === 'webgpu' ? await makeGradientsGpu(gpuOpts) : undefined;
 const fn = gpuFn ?? makeGradientsCpu({ threads, ...(argv.includes('--ts') ? { kernels: 'ts' as const } : {}) });
 

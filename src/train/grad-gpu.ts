@@ -72,6 +72,12 @@ export interface GpuGradOptions {
   /** kernel calls between waits for the device queue to drain (default 256; WebGPU has no back-pressure) */
   drainEvery?: number;
   /**
+   * each wait is for the work queued by the previous drain point rather than for all of it, so the GPU
+   * always has up to `drainEvery` calls queued while the host records the next ones (default true;
+   * false: the queue runs empty at every drain point while the host catches up)
+   */
+  overlapDrains?: boolean;
+  /**
    * benchmarks: waits for the device after every kernel (or scan) and adds its wall time in ms to
    * `profile[name]` — serialises the GPU, so a profiled step is slower than an unprofiled one
    */
@@ -88,6 +94,8 @@ export interface GpuGradOptions {
   batchWindows?: boolean;
   /** pass 2's scan forward saves δ and its tree for the scan backward, which then skips recomputing them (default true) */
   shareScanTree?: boolean;
+  /** benchmarks: the scan backward's dC/dB d-split (gpujs-backward.ts `tune.dSplit`; default its own) */
+  scanDSplit?: number;
 }
 
 /** A GradientFn on the GPU, with the device resources it holds. */
@@ -109,8 +117,10 @@ class Dev {
   private device: { queue: { onSubmittedWorkDone(): Promise<void> } } | null = null;
   pool: BufferPool | null = null;
   bindGroups: BindGroupCache | null = null;
+  /** work queued up to the last drain point, finished (overlapDrains) */
+  private queued: Promise<void> | null = null;
   constructor(readonly gpu: GpuJsLike, private readonly drainEvery: number, readonly profile?: Record<string, number>, private readonly usePool = true,
-    private readonly batchSubmits = true) {}
+    private readonly batchSubmits = true, private readonly overlapDrains = true) {}
 
   /** Runs `f` and, when profiling, charges its wall time (device work finished) to `name`. */
   async timed<T>(name: string, f: () => Promise<T>): Promise<T> {
@@ -155,7 +165,13 @@ class Dev {
     this.calls += n;
     if (this.calls >= this.drainEvery && this.device) {
       this.calls = 0;
-      await this.device.queue.onSubmittedWorkDone();
+      if (!this.overlapDrains) return this.device.queue.onSubmittedWorkDone();
+      // wait for the previous drain point's work only: what was queued since keeps the GPU busy
+      const before = this.queued;
+      const now = this.device.queue.onSubmittedWorkDone();
+      now.catch(() => undefined); // a device error surfaces where it is awaited: the next drain point or finish()
+      this.queued = now;
+      if (before) await before;
     }
   }
 
@@ -164,6 +180,7 @@ class Dev {
   }
 
   async finish(): Promise<void> {
+    this.queued = null;
     if (this.device) await this.device.queue.onSubmittedWorkDone();
   }
 
@@ -226,7 +243,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
   if (!report.ok) throw new DeviceError(`WebGPU unavailable: ${report.reason}; train with --device cpu`);
   const maxBinding: number = report.limits!.maxStorageBufferBindingSize;
   const gpu = await getGpu('webgpu');
-  const dev = new Dev(gpu, options.drainEvery ?? 256, options.profile, options.bufferPool ?? true, options.batchSubmits ?? true);
+  const dev = new Dev(gpu, options.drainEvery ?? 256, options.profile, options.bufferPool ?? true, options.batchSubmits ?? true, options.overlapDrains ?? true);
   const TS = options.split ?? 256;
   if (!(Number.isInteger(TS) && TS >= 1)) throw new RangeError(`gradientsGpu: split = ${TS} must be a positive integer`);
   const scanT = options.scanChunk;
@@ -237,7 +254,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
     if (!s) {
       s = {
         fwd: createSelectiveScanKernels(gpu, { ED, N, maxBindingBytes: maxBinding }), // its own default chunk (8: fastest on the H100)
-        bwd: createSelectiveScanBackwardKernels(gpu, { ED, N, ...(scanT ? { chunk: scanT } : {}), maxBindingBytes: maxBinding }),
+        bwd: createSelectiveScanBackwardKernels(gpu, { ED, N, ...(scanT ? { chunk: scanT } : {}), maxBindingBytes: maxBinding, ...(options.scanDSplit ? { tune: { dSplit: options.scanDSplit } } : {}) }),
       };
       scans.set(key, s);
     }
