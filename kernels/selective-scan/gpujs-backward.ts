@@ -26,7 +26,8 @@
 //     dZ (t, d)     forward replay S[c] → h_t;  y = Σ C·h + D·u;  dZ = dOut·y·silu'(z)
 //     dU (t, d)     backward replay P[c] → g_t; dU = dy·D + δ·Σ_n g_t·B_t
 //     dRaw (t, d)   both replays (T exps per n over disjoint ranges); softplus' = 1 − e^{−δ}
-//     dC, dB (t, n) loop over d with a one-state replay each (Σ_d dy·h_t, Σ_d g_t·δ·u)
+//     dC, dB (t, n) loop over d with a one-state replay each (Σ_d dy·h_t, Σ_d g_t·δ·u); 'quad': the
+//                   d loop split over up to 8 threads, their partials summed while unblocked
 //     dA            per (group of K chunks, d, n): forward walk keeping T states, backward walk;
 //                   partials summed over groups (row-sum stages of ≤ 64 rows)
 //     dD, dΔbias    row sums of dy·u and of dRaw; dh0 = slot NT of the reverse top, transposed
