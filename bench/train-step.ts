@@ -5,14 +5,15 @@
 //
 // Run: npx tsc -p tsconfig.json && node dist/bench/train-step.js [--L 4096] [--B 2] [--repeats 3]
 //        [--threads 2] [--ts]   (--ts: the TypeScript kernels)        (prints JSON on stdout)
-//        [--device webgpu [--chunk T] [--split TS] [--profile] [--no-pool] [--no-batch] [--no-share] [--no-overlap] [--drain N] [--dsplit D] [--wg 8x8,64]]  (--profile: per-kernel wall ms of the
+//        [--device webgpu [--chunk T] [--split TS] [--profile] [--no-pool] [--no-batch] [--no-share] [--no-overlap] [--drain N] [--dsplit D] [--wg 8x8,64] [--pass-times]]  (--profile: per-kernel wall ms of the
 //        last repeat, each kernel waited for — slower than the timed runs, which are not profiled)
 // GPU memory is not visible from WebGPU: bench/h100-run.sh samples nvidia-smi beside this script.
 import { makeConfig } from '../src/model/config.js';
 import { initWeights } from '../src/model/init.js';
 import { makeGradientsCpu } from '../src/train/grad-cpu.js';
 import { makeGradientsGpu } from '../src/train/grad-gpu.js';
-import { setWorkgroupSizes, shutdownGpu } from '../src/backend/gpu-runtime.js';
+import { setWorkgroupSizes, shutdownGpu, webgpuPassTimer } from '../src/backend/gpu-runtime.js';
+import { deviceBench } from '../kernels/bench-util.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
@@ -30,7 +31,10 @@ const wg = argv.includes('--wg') ? opt('wg', '32x8,256').split(/[x,]/).map(Numbe
 if (wg) setWorkgroupSizes({ wide: [wg[0], wg[1]], flat: wg[2] });
 const device = opt('device', 'cpu');
 const gpuOpts = { ...(argv.includes('--no-pool') ? { bufferPool: false } : {}), ...(argv.includes('--no-batch') ? { batchSubmits: false } : {}), ...(argv.includes('--no-share') ? { shareScanTree: false } : {}), ...(argv.includes('--no-overlap') ? { overlapDrains: false } : {}), ...(argv.includes('--drain') ? { drainEvery: Number(opt('drain', '256')) } : {}), ...(argv.includes('--dsplit') ? { scanDSplit: Number(opt('dsplit', '1')) } : {}), ...(argv.includes('--chunk') ? { chunk: Number(opt('chunk', '0')) } : {}), ...(argv.includes('--split') ? { split: Number(opt('split', '0')) } : {}) };
-const gpuFn = device === 'webgpu' ? await makeGradientsGpu(gpuOpts) : undefined;
+// --pass-times: one more step with every kernel's GPU time from timestamp queries (no waits between
+// kernels; src/backend/gpujs/pass-timer.ts), summed per op and per kernel function
+const passTimer = device === 'webgpu' && argv.includes('--pass-times') ? (await deviceBench('train-step', true), await webgpuPassTimer()) : undefined;
+const gpuFn = device === 'webgpu' ? await makeGradientsGpu({ ...gpuOpts, ...(passTimer ? { passTimer } : {}) }) : undefined;
 const fn = gpuFn ?? makeGradientsCpu({ threads, ...(argv.includes('--ts') ? { kernels: 'ts' as const } : {}) });
 
 const times: number[] = [];
@@ -54,6 +58,22 @@ if (gpuFn && argv.includes('--profile')) {
   await pf.dispose();
   for (const k of Object.keys(profile)) profile[k] = Math.round(profile[k] * 10) / 10;
 }
+let passTimes: Record<string, unknown> | undefined;
+if (gpuFn && passTimer) {
+  passTimer.start();
+  await gpuFn(cfg, weights, { ids, B, L });
+  const pt = await passTimer.stop();
+  const byOp: Record<string, { ms: number; passes: number }> = {};
+  for (const [label, v] of Object.entries(pt.byLabel)) {
+    const op = label.split(':')[0];
+    const r = (byOp[op] ??= { ms: 0, passes: 0 });
+    r.ms += v.ms;
+    r.passes += v.passes;
+  }
+  const top = (o: Record<string, { ms: number; passes: number }>, n: number) => Object.fromEntries(Object.entries(o).sort((a, b) => b[1].ms - a[1].ms).slice(0, n)
+    .map(([k, v]) => [k, { ms: Math.round(v.ms * 10) / 10, passes: v.passes }]));
+  passTimes = { spanMs: Math.round(pt.spanMs), busyMs: Math.round(pt.busyMs), passes: pt.passes, byOp: top(byOp, 40), byKernel: top(pt.byLabel, 40) };
+}
 await gpuFn?.dispose();
 await shutdownGpu();
 times.sort((a, b) => a - b);
@@ -61,5 +81,5 @@ const ms = times[times.length >> 1];
 process.stdout.write(JSON.stringify({
   L, B, device, ...(gpuFn ? { engine: gpuFn.description, ...gpuOpts, ...(wg ? { workgroups: wg.join(',') } : {}) } : { threads, kernels: argv.includes('--ts') ? 'ts' : 'wasm' }), loss, medianMs: Math.round(ms), tokensPerSec: Math.round((B * L) / (ms / 1000)),
   usPerToken: +((ms * 1000) / (B * L)).toFixed(1), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-  times: times.map((t) => Math.round(t)), cpuMs: cpuTimes.map((t) => Math.round(t)), ...(profile ? { profileMs: profile } : {}),
+  times: times.map((t) => Math.round(t)), cpuMs: cpuTimes.map((t) => Math.round(t)), ...(profile ? { profileMs: profile } : {}), ...(passTimes ? { passTimes } : {}),
 }) + '\n');

@@ -7,6 +7,7 @@
 // 128 MiB), by wrapping GPUAdapter.prototype.requestDevice before the first kernel.
 import { createRequire } from 'node:module';
 import { DeviceError } from '../errors.js';
+import { createPassTimer, type PassTimer } from './gpujs/pass-timer.js';
 import { installWorkgroupSizes, type WorkgroupSizes } from './gpujs/workgroup-size.js';
 
 const require = createRequire(import.meta.url);
@@ -131,4 +132,19 @@ export async function shutdownGpu(): Promise<void> {
 export function setWorkgroupSizes(sizes: Partial<WorkgroupSizes>): void {
   const { WebGPUKernel } = require('gpu.js');
   installWorkgroupSizes(WebGPUKernel, sizes);
+}
+
+/**
+ * Benchmarks: a per-kernel GPU timer (gpujs/pass-timer.ts) on the shared webgpu instance's device,
+ * which must have been created with 'timestamp-query' (kernels/bench-util.ts deviceBench asks for it).
+ */
+export async function webgpuPassTimer(): Promise<PassTimer> {
+  const gpu = await getGpu('webgpu');
+  const k = gpu.createKernel(function (this: { thread: { x: number } }) { return this.thread.x; }, { output: [1], pipeline: true });
+  const h = await k();
+  const device = h.context.device;
+  h.delete();
+  k.destroy?.();
+  const { WebGPUKernel } = require('gpu.js');
+  return createPassTimer(device, WebGPUKernel);
 }

@@ -51,7 +51,7 @@ import {
 import { getGpu, probeWebGpu } from '../backend/gpu-runtime.js';
 import { installBufferPool, type BufferPool } from '../backend/gpujs/buffer-pool.js';
 import { installBindGroupCache, type BindGroupCache } from '../backend/gpujs/bind-group-cache.js';
-import { installSubmitBatcher } from '../backend/gpujs/submit-batcher.js';
+import { installSubmitBatcher, type SubmitBatcher } from '../backend/gpujs/submit-batcher.js';
 import { DeviceError, UsageError } from '../errors.js';
 import type { MambaConfig, MambaDims } from '../model/config.js';
 import { dims } from '../model/config.js';
@@ -96,6 +96,13 @@ export interface GpuGradOptions {
   shareScanTree?: boolean;
   /** benchmarks: the scan backward's dC/dB d-split (gpujs-backward.ts `tune.dSplit`; default its own) */
   scanDSplit?: number;
+  /**
+   * record the kernel calls into one command encoder and compute pass between flushes (submit-batcher.ts
+   * `sharePasses`; default true; needs batchSubmits). Off while a pass timer runs (it times passes).
+   */
+  sharePasses?: boolean;
+  /** benchmarks: a per-kernel GPU timer (src/backend/gpujs/pass-timer.ts) whose scope is set to each op's name */
+  passTimer?: { scope: string };
 }
 
 /** A GradientFn on the GPU, with the device resources it holds. */
@@ -120,10 +127,13 @@ class Dev {
   /** work queued up to the last drain point, finished (overlapDrains) */
   private queued: Promise<void> | null = null;
   constructor(readonly gpu: GpuJsLike, private readonly drainEvery: number, readonly profile?: Record<string, number>, private readonly usePool = true,
-    private readonly batchSubmits = true, private readonly overlapDrains = true) {}
+    private readonly batchSubmits = true, private readonly overlapDrains = true, private readonly passTimer?: { scope: string },
+    private readonly sharePasses = true) {}
+  private batcher: SubmitBatcher | null = null;
 
   /** Runs `f` and, when profiling, charges its wall time (device work finished) to `name`. */
   async timed<T>(name: string, f: () => Promise<T>): Promise<T> {
+    if (this.passTimer) this.passTimer.scope = name;
     if (!this.profile || !this.device) return f();
     await this.device.queue.onSubmittedWorkDone();
     const t0 = performance.now();
@@ -146,6 +156,7 @@ class Dev {
       });
       this.cache.set(key, kern!);
     }
+    if (this.batcher) this.batcher.sharePasses = this.sharePasses; // per call: engines may share a device
     const h = await this.timed(name, async () => kern!(...args));
     if (!isHandle(h)) throw new DeviceError(`internal: the webgpu kernel ${name} returned no device handle`);
     if (!this.device) {
@@ -153,7 +164,7 @@ class Dev {
       if (this.device && this.usePool) {
         this.pool = installBufferPool(this.device as unknown as Parameters<typeof installBufferPool>[0]);
         this.bindGroups = installBindGroupCache(this.device as unknown as Parameters<typeof installBindGroupCache>[0]);
-        if (this.batchSubmits) installSubmitBatcher(this.device as unknown as Parameters<typeof installSubmitBatcher>[0]);
+        if (this.batchSubmits) this.batcher = installSubmitBatcher(this.device as unknown as Parameters<typeof installSubmitBatcher>[0]);
       }
     }
     await this.submitted(1);
@@ -243,7 +254,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
   if (!report.ok) throw new DeviceError(`WebGPU unavailable: ${report.reason}; train with --device cpu`);
   const maxBinding: number = report.limits!.maxStorageBufferBindingSize;
   const gpu = await getGpu('webgpu');
-  const dev = new Dev(gpu, options.drainEvery ?? 256, options.profile, options.bufferPool ?? true, options.batchSubmits ?? true, options.overlapDrains ?? true);
+  const dev = new Dev(gpu, options.drainEvery ?? 256, options.profile, options.bufferPool ?? true, options.batchSubmits ?? true, options.overlapDrains ?? true, options.passTimer, options.sharePasses ?? !options.passTimer);
   const TS = options.split ?? 256;
   if (!(Number.isInteger(TS) && TS >= 1)) throw new RangeError(`gradientsGpu: split = ${TS} must be a positive integer`);
   const scanT = options.scanChunk;

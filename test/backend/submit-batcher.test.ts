@@ -4,6 +4,11 @@
 // and nothing may stay held back past a wait, a readback or a turn of the event loop.
 import test from 'ava';
 import { installSubmitBatcher } from '../../src/backend/gpujs/submit-batcher.js';
+import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
+
+const webgpu = await probeWebGpu();
+if (!webgpu.ok) console.log(`submit batcher webgpu test skipped: ${webgpu.reason}`);
+test.after.always(async () => { await shutdownGpu(); });
 
 interface Cb { reads: Array<{ buf: object; want: number }> }
 
@@ -78,4 +83,57 @@ test('submit batcher: a write between a call\'s own writes and its submit never 
   await q.onSubmittedWorkDone();
   t.is(f.ran.length, 500);
   t.deepEqual(f.errors, []);
+});
+
+// sharePasses on a real device: gpu.js kernels recorded into one shared encoder and pass give what they
+// give one command buffer each — a dependent chain, a kernel called again with a new uploaded argument
+// (its argument and params buffers rewritten while earlier calls are held), readbacks in the middle,
+// and sharing switched off and on mid-chain.
+(webgpu.ok ? test : test.skip)('submit batcher, sharePasses: kernels in one shared pass compute what they compute one command buffer each', async (t) => {
+  const gpu = await getGpu('webgpu');
+  function axpb(this: { thread: { x: number } }, v: number[], w: number[]): number {
+    return 0.5 * v[this.thread.x] + w[this.thread.x % 7];
+  }
+  const n = 3001;
+  const k = gpu.createKernel(axpb, { output: [n], pipeline: true, immutable: true });
+  const x = new Float32Array(n).map((_, i) => (i % 13) - 6);
+  const ws = [1, 2, 3, 4].map((s) => new Float32Array(7).map((_, i) => s * 0.1 * i));
+  async function chain(): Promise<Float32Array[]> {
+    const reads: Float32Array[] = [];
+    let h = await k(x, ws[0]);
+    for (let i = 1; i < 12; i++) {
+      const next = await k(h, ws[i % 4]); // the small w argument is re-uploaded every call
+      h.delete();
+      h = next;
+      if (i % 5 === 0) reads.push((await h.toArray()) as Float32Array); // readback mid-chain
+    }
+    reads.push((await h.toArray()) as Float32Array);
+    h.delete();
+    return reads;
+  }
+  const first = await k(x, ws[0]); // the device exists once a kernel ran
+  const device = (first as unknown as { context: { device: never } }).context.device;
+  first.delete();
+  const b = installSubmitBatcher(device);
+  b.sharePasses = false;
+  const want = await chain();
+  b.sharePasses = true;
+  const before = b.submits;
+  const got = await chain();
+  t.true(b.submits - before < 12 * 2, `shared: ${b.submits - before} real submits for 12 calls and 3 readbacks`);
+  // sharing switched off and on inside a chain
+  const mixed: Float32Array[] = [];
+  let h = await k(x, ws[0]);
+  for (let i = 1; i < 12; i++) {
+    b.sharePasses = i % 3 !== 0;
+    const next = await k(h, ws[i % 4]);
+    h.delete();
+    h = next;
+    if (i % 5 === 0) mixed.push((await h.toArray()) as Float32Array);
+  }
+  mixed.push((await h.toArray()) as Float32Array);
+  h.delete();
+  b.sharePasses = false;
+  t.deepEqual(got.map((a) => Array.from(a)), want.map((a) => Array.from(a)));
+  t.deepEqual(mixed.map((a) => Array.from(a)), want.map((a) => Array.from(a)));
 });
