@@ -123,7 +123,7 @@ export function register(program: Command): void {
   addDeviceOptions(cmd).addHelpText('after', `
 --device chooses where gradients and validation run: webgpu (gpu.js kernels on the GPU, every tensor kept on the
 device, chunks of 32,768 tokens with states carried between them: --train-chunk sets that, about 6 GiB of device memory
-per 32,768 at the default model; 131,072 trained 13–27 % faster on an 80 GB H100), or cpu (WebAssembly SIMD kernels; a batch of 2 or more is
+per 32,768 at the default model; 131,072 trained 18–22 % faster on an 80 GB H100), or cpu (WebAssembly SIMD kernels; a batch of 2 or more is
 split over two threads). auto = webgpu on a hardware GPU, else cpu; wasm (gpu.js WebAssembly) validates on wasm and
 trains on cpu. --threads/--chunk apply to validation.
 Learning rate: linear warmup over --warmup of the schedule, then cosine to --min-lr-ratio·--lr.
