@@ -4,7 +4,11 @@
 // warm-up chunk), hidden states read back per chunk so device work is finished when the clock stops.
 //
 // Run: npx tsc -p tsconfig.json && node dist/bench/model-forward-device.js --device webgpu --chunk 65536 --tokens 262144
+//        [--pass-times]  (webgpu: then one more chunk with every kernel's GPU time from timestamp queries,
+//                         summed per kernel function; src/backend/gpujs/pass-timer.ts)
 import { createBackend, parseDevice, shutdownGpu } from '../src/backend/registry.js';
+import { webgpuPassTimer } from '../src/backend/gpu-runtime.js';
+import { deviceBench } from '../kernels/bench-util.js';
 import { makeConfig } from '../src/model/config.js';
 import { initWeights } from '../src/model/init.js';
 import { MambaModel } from '../src/model/mamba.js';
@@ -16,6 +20,8 @@ const chunk = Number(opt('chunk', '4096'));
 const tokens = Number(opt('tokens', String(4 * chunk)));
 
 const cfg = makeConfig({});
+const timing = device === 'webgpu' && argv.includes('--pass-times');
+if (timing) await deviceBench('model-forward-device', true); // the device asks for 'timestamp-query'
 const be = await createBackend(device);
 const model = await MambaModel.load(be, cfg, initWeights(cfg, 0));
 const ids = new Uint8Array(chunk);
@@ -40,7 +46,16 @@ async function stream(n: number): Promise<{ ms: number; chunkMs: number[] }> {
 
 await stream(chunk); // warm-up: kernel compilation for this chunk shape
 const r = await stream(tokens);
-console.log(JSON.stringify({ device: be.name, description: be.description, chunk, tokens, ms: +r.ms.toFixed(1), tokensPerS: Math.round(tokens / (r.ms / 1e3)), chunkMs: r.chunkMs, date: new Date().toISOString() }));
+let passTimes: Record<string, unknown> | undefined;
+if (timing) {
+  const timer = await webgpuPassTimer();
+  timer.start();
+  await stream(chunk);
+  const pt = await timer.stop();
+  const byKernel = Object.fromEntries(Object.entries(pt.byLabel).sort((a, b) => b[1].ms - a[1].ms).slice(0, 25).map(([k, v]) => [k, { ms: +v.ms.toFixed(2), passes: v.passes }]));
+  passTimes = { spanMs: +pt.spanMs.toFixed(1), busyMs: +pt.busyMs.toFixed(1), passes: pt.passes, byKernel };
+}
+console.log(JSON.stringify({ device: be.name, description: be.description, chunk, tokens, ms: +r.ms.toFixed(1), tokensPerS: Math.round(tokens / (r.ms / 1e3)), chunkMs: r.chunkMs, date: new Date().toISOString(), ...(passTimes ? { passTimes } : {}) }));
 model.dispose();
 await be.dispose();
 await shutdownGpu();

@@ -254,7 +254,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
   if (!report.ok) throw new DeviceError(`WebGPU unavailable: ${report.reason}; train with --device cpu`);
   const maxBinding: number = report.limits!.maxStorageBufferBindingSize;
   const gpu = await getGpu('webgpu');
-  const dev = new Dev(gpu, options.drainEvery ?? 256, options.profile, options.bufferPool ?? true, options.batchSubmits ?? true, options.overlapDrains ?? true, options.passTimer, options.sharePasses ?? !options.passTimer);
+  const dev = new Dev(gpu, options.drainEvery ?? 256, options.profile, options.bufferPool ?? true, options.batchSubmits ?? true, options.overlapDrains ?? true, options.passTimer, options.sharePasses ?? true);
   const TS = options.split ?? 256;
   if (!(Number.isInteger(TS) && TS >= 1)) throw new RangeError(`gradientsGpu: split = ${TS} must be a positive integer`);
   const scanT = options.scanChunk;

@@ -8,23 +8,31 @@
 // (every tensor argument is always a handle — weights and zeros are uploaded through a copy kernel —
 // and ids/targets are always Float32Arrays); pipeline calls resolve at submit, so the queue is
 // drained every QUEUE_DRAIN kernel calls; a result of the scan's device path is padded to whole
-// chunks (reads take the first L·ED values).
+// chunks (reads take the first L·ED values). On webgpu it installs the training engine's buffer pool,
+// bind-group cache and submit batcher on its device.
 import { createConv1dKernels } from '../../../kernels/conv1d/gpujs.js';
 import { createCrossEntropyKernels } from '../../../kernels/cross-entropy/gpujs.js';
 import { createEmbeddingKernels } from '../../../kernels/embedding/gpujs.js';
-import type { GpuHandle, GpuJsLike, KernelOptions } from '../../../kernels/gpujs-types.js';
-import { createLinearKernels } from '../../../kernels/linear/gpujs.js';
+import { kernelSettings, type GpuHandle, type GpuJsLike, type KernelOptions } from '../../../kernels/gpujs-types.js';
+import { createLinearKernels, linearFwdT } from '../../../kernels/linear/gpujs.js';
 import { createRmsNormKernels } from '../../../kernels/rms-norm/gpujs.js';
 import { createSelectiveScanKernels, toFlat } from '../../../kernels/selective-scan/gpujs.js';
 import { DeviceError } from '../../errors.js';
 import { getGpu, probeWebGpu, type GpuJs } from '../gpu-runtime.js';
+import { installBindGroupCache } from './bind-group-cache.js';
+import { installBufferPool, type BufferPool } from './buffer-pool.js';
+import { installSubmitBatcher, type SubmitBatcher } from './submit-batcher.js';
 import type { Backend, DTensor } from '../types.js';
-import { createCopyKernel, createLinearRowsKernel, createPackBCKernel } from './local-kernels.js';
+import { createCopyKernel, createLinearRowsKernel, createPackBCKernel, createTransposeKernel } from './local-kernels.js';
 
 type Store = GpuHandle | Float32Array;
 
-/** kernel calls submitted between waits for the queue to drain (no back-pressure otherwise) */
-const QUEUE_DRAIN = 32;
+/**
+ * kernel calls submitted between waits for the queue (no back-pressure otherwise); each wait is for
+ * the work queued up to the previous one, so the GPU keeps up to this many calls in hand (as the
+ * training engine, src/train/grad-gpu.ts `overlapDrains`)
+ */
+const QUEUE_DRAIN = 256;
 
 class GpuJsTensor implements DTensor {
   constructor(readonly shape: readonly number[], public store: Store | null) {}
@@ -59,6 +67,12 @@ export class GpuJsBackend implements Backend {
   private readonly opts: KernelOptions = { pipeline: true, immutable: true };
   private device: { queue: { onSubmittedWorkDone(): Promise<void> } } | null = null;
   private pendingCalls = 0;
+  /** work queued up to the last drain point, finished */
+  private queued: Promise<void> | null = null;
+  private pool: BufferPool | null = null;
+  /** device-resident weights' transposes (linear), freed with the weight */
+  private readonly transposes = new Map<GpuJsTensor, GpuJsTensor>();
+  private batcher: SubmitBatcher | null = null;
 
   constructor(
     readonly mode: 'webgpu' | 'webasm',
@@ -109,7 +123,15 @@ export class GpuJsBackend implements Backend {
     const v = await r;
     if (this.resident) {
       if (!isHandle(v)) throw new DeviceError('internal: a webgpu pipeline kernel returned no device handle');
-      this.device ??= (v as unknown as { context: { device: GpuJsBackend['device'] } }).context.device;
+      if (!this.device) {
+        // the training engine's device plumbing (src/backend/gpujs/): recycled output buffers, cached
+        // bind groups, batched submits recorded into shared passes; installed once per device
+        const device = (v as unknown as { context: { device: NonNullable<GpuJsBackend['device']> } }).context.device;
+        this.device = device;
+        this.pool = installBufferPool(device as unknown as Parameters<typeof installBufferPool>[0]);
+        installBindGroupCache(device as unknown as Parameters<typeof installBindGroupCache>[0]);
+        this.batcher = installSubmitBatcher(device as unknown as Parameters<typeof installSubmitBatcher>[0]);
+      }
       return new GpuJsTensor(shape, v);
     }
     return new GpuJsTensor(shape, await flatArray(v, size(shape)));
@@ -118,10 +140,15 @@ export class GpuJsBackend implements Backend {
   /** Counts submitted kernel calls and waits for the queue now and then (webgpu has no back-pressure). */
   private async submitted(calls: number): Promise<void> {
     if (!this.resident) return;
+    if (this.batcher) this.batcher.sharePasses = true; // per call: the training engine may share the device
     this.pendingCalls += calls;
     if (this.pendingCalls >= QUEUE_DRAIN && this.device) {
       this.pendingCalls = 0;
-      await this.device.queue.onSubmittedWorkDone();
+      const before = this.queued;
+      const now = this.device.queue.onSubmittedWorkDone();
+      now.catch(() => undefined); // a device error surfaces where it is awaited: the next drain point or dispose()
+      this.queued = now;
+      if (before) await before;
     }
   }
 
@@ -146,6 +173,24 @@ export class GpuJsBackend implements Backend {
     const s = this.t(x);
     if (isHandle(s)) s.delete();
     (x as GpuJsTensor).store = null;
+    const wt = this.transposes.get(x as GpuJsTensor);
+    if (wt) {
+      this.transposes.delete(x as GpuJsTensor);
+      this.free(wt);
+    }
+  }
+
+  /** Wᵀ (IN, OUT) of a device-resident (OUT, IN) weight, made on its first use and freed with it. */
+  private async transposed(W: GpuJsTensor): Promise<GpuJsTensor> {
+    let wt = this.transposes.get(W);
+    if (!wt) {
+      const [OUT, IN] = W.shape;
+      const k = this.cached(`transpose ${OUT} ${IN}`, () => createTransposeKernel(this.gpu, OUT, IN, this.opts));
+      wt = await this.wrap(k(this.t(W)), [IN, OUT]);
+      await this.submitted(1);
+      this.transposes.set(W, wt);
+    }
+    return wt;
   }
 
   zeros(shape: readonly number[]): Promise<DTensor> {
@@ -193,7 +238,14 @@ export class GpuJsBackend implements Backend {
     const OUT = r1 - r0;
     const sizes = `${this.len(x)} ${this.len(W)}`;
     let y: unknown;
-    if (r0 === 0 && r1 === WR) {
+    if (this.resident) {
+      // through Wᵀ (kernels/linear linearFwdT): a warp's 32 outputs read 32 adjacent weights per step,
+      // where W's own layout puts them IN floats apart (on the H100 the model forward's linears took
+      // 324 of 341 ms per 65,536 tokens that way)
+      const WT = await this.transposed(W as GpuJsTensor);
+      const k = this.cached(`linearT ${L} ${IN} ${OUT} ${WR} ${r0} ${this.len(x)}`, () => this.gpu.createKernel(linearFwdT, kernelSettings([OUT, L], { IN, WOUT: WR, R0: r0, XS: IN }, {}, this.opts)));
+      y = k(this.t(x), this.t(WT));
+    } else if (r0 === 0 && r1 === WR) {
       const k = this.cached(`linear ${L} ${IN} ${OUT} ${sizes}`, () => createLinearKernels(this.gpu, { L, IN, OUT, bias: false }, this.opts));
       y = k.forward(this.t(x), this.t(W));
     } else {
@@ -272,7 +324,9 @@ export class GpuJsBackend implements Backend {
   }
 
   async dispose(): Promise<void> {
+    this.queued = null;
     if (this.device) await this.device.queue.onSubmittedWorkDone();
+    this.pool?.drain(); // the free lists only: buffers still in use (the training engine's) stay
     for (const k of this.created) {
       try {
         k.destroy?.();

@@ -30,6 +30,11 @@ export function linearRowsKernel(this: This, x: number[], W: number[]): number {
   return s;
 }
 
+/** (C, R) grid [R, C]: the transpose of an (R, C) matrix, out[c, r] = M[r, c]. */
+export function transposeKernel(this: { thread: { x: number; y: number }; constants: { C: number } }, M: number[]): number {
+  return M[this.thread.x * this.constants.C + this.thread.y];
+}
+
 /** BC[t] = [B[t, 0..N) | C[t, 0..N)]; thread (x = column of 2N, y = t). */
 export function packBCKernel(this: This, B: number[], C: number[]): number {
   if (this.thread.x < this.constants.N) return B[this.thread.y * this.constants.N + this.thread.x];
@@ -82,6 +87,11 @@ export function createCopyKernel(gpu: GpuJsLike, n: number, opts: KernelOptions)
 export function createLinearRowsKernel(gpu: GpuJsLike, shape: { L: number; IN: number; OUT: number; R0: number }, opts: KernelOptions) {
   const { L, IN, OUT, R0 } = shape;
   return gpu.createKernel(linearRowsKernel, kernelSettings([OUT, L], { IN, R0 }, {}, opts));
+}
+
+/** transpose(M (R, C)) → (C, R) */
+export function createTransposeKernel(gpu: GpuJsLike, R: number, C: number, opts: KernelOptions) {
+  return gpu.createKernel(transposeKernel, kernelSettings([R, C], { C }, {}, opts));
 }
 
 /** packBC(B (L, N), C (L, N)) → (L, 2N) */

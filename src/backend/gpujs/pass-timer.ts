@@ -37,6 +37,11 @@ const PASSES_PER_SET = 2048; // 4,096 queries: WebGPU's largest query set
 const QUERY_RESOLVE = 0x200, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
 
 let active: { device: Device; record(): { set: unknown; index: number } | null } | null = null;
+
+/** Whether a timer runs (the submit batcher records no shared passes meanwhile: it times passes). */
+export function timingPasses(): boolean {
+  return active !== null;
+}
 let kernelName = '';
 let patched = false;
 

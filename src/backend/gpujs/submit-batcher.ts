@@ -16,6 +16,8 @@
 // installSubmitBatcher); the flush rules are the same. Relies on gpu.js 2.24.1's order in _runInternal
 // (writeBuffer of arguments and params, then one submit) and readBufferResult (submit, then mapAsync).
 
+import { timingPasses } from './pass-timer.js';
+
 interface Queue {
   submit(cbs: unknown[]): void;
   writeBuffer(buffer: object, ...rest: unknown[]): void;
@@ -122,7 +124,7 @@ export function installSubmitBatcher(device: { queue: Queue; createCommandEncode
     };
     // a real encoder while sharing is off: its command buffer, submitted after what the shared
     // encoder holds, flushes that first (queue.submit below)
-    device.createCommandEncoder = () => (!sharePasses ? create() : new Proxy({} as Encoder, {
+    device.createCommandEncoder = () => (!sharePasses || timingPasses() ? create() : new Proxy({} as Encoder, {
       get(_, method: string) {
         if (method === 'finish') return () => RECORDED;
         if (method === 'beginComputePass') {
