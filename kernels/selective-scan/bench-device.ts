@@ -7,6 +7,7 @@
 //        [--schemes tree,hillis-steele] [--hs-chunk 16] [--repeats 15] [--profile 16,20] [--check] [--json]
 //        [--configs tree:8:1d,tree:8:1d-hoist,tree:8:3d,hillis-steele:16]   (overrides --chunks/--schemes)
 //        [--no-pool] (fresh output buffers per call; default: the engine's buffer pool) [--wg 8x8,64]
+//        [--batch] (also the engine's batched submits recorded into shared passes)
 // Honesty rules: inputs are generated on the device (no upload), in two independent sets that the
 // repeats alternate between (each ≥ 64 MiB from L = 2^16, larger than the 50 MB L2); two warm-up calls;
 // the clock stops after `queue.onSubmittedWorkDone()` (all work finished); median of --repeats.
@@ -67,6 +68,8 @@ const device = (shared.A as any).context.device;
 // recycled output buffers, as the training engine runs the scan (without, each call's immutable outputs
 // are freshly allocated and zero-filled: 2^20 forward 38–47 ms instead of 33 on the H100)
 if (!argv.includes('--no-pool')) (await import('../../src/backend/gpujs/buffer-pool.js')).installBufferPool(device);
+// --batch: also the engine's batched submits with shared passes (src/backend/gpujs/submit-batcher.ts)
+if (argv.includes('--batch')) (await import('../../src/backend/gpujs/submit-batcher.js')).installSubmitBatcher(device).sharePasses = true;
 const hasTs = device.features?.has?.('timestamp-query') === true;
 log(`timestamp-query: ${hasTs}`);
 
