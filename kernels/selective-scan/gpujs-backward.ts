@@ -1085,11 +1085,16 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     // per-position gradients, replayed from S and P in registers over sub-chunks of U tokens
     // layout 'quad': four positions per thread (bwdQuadSources), blocked, then unblocked to rows
     const qs = quad ? quadSources(L % T === 0) : null;
-    const viaQuad = async (name: string, fn: string, W: number, args: unknown[], P = 4) => {
-      const blocked = await call(`${name}q`, fn, [W, T / P, NC], { ...base, TQ: T - 4, TR: T - P }, args, { returnType: `Array(${P})` }) as GpuHandle;
-      const view = flatView(blocked, NC * T * W);
+    // (NC·T, W) rows from a kernel of P positions per thread; with splits > 1 (dC, dB over d) its x is
+    // split·W wide and the partials are summed while unblocked
+    const viaQuad = async (name: string, fn: string, W: number, args: unknown[], P = 4, splits = 1) => {
+      const c = splits > 1 ? { ...base, TQ: T - 4, TR: T - P, DD: ED / splits } : { ...base, TQ: T - 4, TR: T - P };
+      const blocked = await call(`${name}q`, fn, [splits * W, T / P, NC], c, args, { returnType: `Array(${P})`, ...(splits > 1 ? fns : {}) }) as GpuHandle;
+      const view = flatView(blocked, NC * T * W * splits);
       blocked.delete();
-      const r = await call(`${name}u`, unblockQuadKernel, [W, T, NC], { W, TP: T / P, P }, [view], fns, keep);
+      const r = splits > 1
+        ? await call(`${name}u`, unblockSumKernel, [W, T, NC], { W, TP: T / P, P, DS: splits }, [view], fns, keep)
+        : await call(`${name}u`, unblockQuadKernel, [W, T, NC], { W, TP: T / P, P }, [view], fns, keep);
       view.delete();
       return r;
     };
@@ -1104,16 +1109,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     await profile('dDeltaRaw');
     // dC, dB: (NCs·U, N); with d-blocks, (NCs·U, DB, N) partials then a sum over the blocks
     const perN = async (name: string, fn: string, quadFn: string | undefined, args: unknown[]) => {
-      if (quadFn && DS > 1) {
-        // d-split partials (NC·T/4, DS·N, 4), summed while unblocked
-        const blocked = await call(`${name}q`, quadFn, [DS * N, T / 4, NC], { ...base, TQ: T - 4, TR: T - 4, DD: ED / DS }, args, { returnType: 'Array(4)', ...fns }) as GpuHandle;
-        const view = flatView(blocked, NC * T * N * DS);
-        blocked.delete();
-        const r = await call(`${name}u`, unblockSumKernel, [N, T, NC], { W: N, TP: T / 4, P: 4, DS }, [view], fns, keep);
-        view.delete();
-        return r;
-      }
-      if (quadFn) return viaQuad(name, quadFn, N, args);
+      if (quadFn) return viaQuad(name, quadFn, N, args, 4, DS);
       if (DB === 1) return call(name, fn, gN, sub, args, lay, keep);
       const part = await call(`${name}p`, fn, gN, sub, args, lay);
       return call(name, blockSumKernel, [N, U, NCs], sub, [part], {}, keep);

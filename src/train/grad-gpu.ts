@@ -52,6 +52,7 @@ import { getGpu, probeWebGpu } from '../backend/gpu-runtime.js';
 import { installBufferPool, type BufferPool } from '../backend/gpujs/buffer-pool.js';
 import { installBindGroupCache, type BindGroupCache } from '../backend/gpujs/bind-group-cache.js';
 import { installSubmitBatcher, type SubmitBatcher } from '../backend/gpujs/submit-batcher.js';
+import { QueueGate } from '../backend/gpujs/queue-gate.js';
 import { DeviceError, UsageError } from '../errors.js';
 import type { MambaConfig, MambaDims } from '../model/config.js';
 import { dims } from '../model/config.js';
@@ -120,16 +121,16 @@ const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 /** Kernel cache and call site: every kernel is `pipeline` + `immutable` (each result owns its buffer). */
 class Dev {
   private readonly cache = new Map<string, { (...a: unknown[]): unknown; destroy?: () => void }>();
-  private calls = 0;
   private device: { queue: { onSubmittedWorkDone(): Promise<void> } } | null = null;
   pool: BufferPool | null = null;
   bindGroups: BindGroupCache | null = null;
-  /** work queued up to the last drain point, finished (overlapDrains) */
-  private queued: Promise<void> | null = null;
-  constructor(readonly gpu: GpuJsLike, private readonly drainEvery: number, readonly profile?: Record<string, number>, private readonly usePool = true,
-    private readonly batchSubmits = true, private readonly overlapDrains = true, private readonly passTimer?: { scope: string },
-    private readonly sharePasses = true) {}
   private batcher: SubmitBatcher | null = null;
+  private readonly gate: QueueGate;
+  constructor(readonly gpu: GpuJsLike, drainEvery: number, readonly profile?: Record<string, number>, private readonly usePool = true,
+    private readonly batchSubmits = true, overlapDrains = true, private readonly passTimer?: { scope: string },
+    private readonly sharePasses = true) {
+    this.gate = new QueueGate(drainEvery, overlapDrains);
+  }
 
   /** Runs `f` and, when profiling, charges its wall time (device work finished) to `name`. */
   async timed<T>(name: string, f: () => Promise<T>): Promise<T> {
@@ -172,18 +173,8 @@ class Dev {
   }
 
   /** Counts kernel calls made elsewhere (the scan's) and drains the queue every `drainEvery` calls. */
-  async submitted(n: number): Promise<void> {
-    this.calls += n;
-    if (this.calls >= this.drainEvery && this.device) {
-      this.calls = 0;
-      if (!this.overlapDrains) return this.device.queue.onSubmittedWorkDone();
-      // wait for the previous drain point's work only: what was queued since keeps the GPU busy
-      const before = this.queued;
-      const now = this.device.queue.onSubmittedWorkDone();
-      now.catch(() => undefined); // a device error surfaces where it is awaited: the next drain point or finish()
-      this.queued = now;
-      if (before) await before;
-    }
+  submitted(n: number): Promise<void> {
+    return this.gate.counted(n, this.device);
   }
 
   upload(a: Float32Array): Promise<H> {
@@ -191,7 +182,7 @@ class Dev {
   }
 
   async finish(): Promise<void> {
-    this.queued = null;
+    this.gate.reset();
     if (this.device) await this.device.queue.onSubmittedWorkDone();
   }
 

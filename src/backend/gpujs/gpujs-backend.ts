@@ -21,17 +21,14 @@ import { DeviceError } from '../../errors.js';
 import { getGpu, probeWebGpu, type GpuJs } from '../gpu-runtime.js';
 import { installBindGroupCache } from './bind-group-cache.js';
 import { installBufferPool, type BufferPool } from './buffer-pool.js';
+import { QueueGate } from './queue-gate.js';
 import { installSubmitBatcher, type SubmitBatcher } from './submit-batcher.js';
 import type { Backend, DTensor } from '../types.js';
 import { createCopyKernel, createLinearRowsKernel, createPackBCKernel, createTransposeKernel } from './local-kernels.js';
 
 type Store = GpuHandle | Float32Array;
 
-/**
- * kernel calls submitted between waits for the queue (no back-pressure otherwise); each wait is for
- * the work queued up to the previous one, so the GPU keeps up to this many calls in hand (as the
- * training engine, src/train/grad-gpu.ts `overlapDrains`)
- */
+/** kernel calls submitted between waits for the queue (queue-gate.ts: no back-pressure otherwise) */
 const QUEUE_DRAIN = 256;
 
 class GpuJsTensor implements DTensor {
@@ -66,9 +63,7 @@ export class GpuJsBackend implements Backend {
   private readonly gpu: GpuJsLike;
   private readonly opts: KernelOptions = { pipeline: true, immutable: true };
   private device: { queue: { onSubmittedWorkDone(): Promise<void> } } | null = null;
-  private pendingCalls = 0;
-  /** work queued up to the last drain point, finished */
-  private queued: Promise<void> | null = null;
+  private readonly gate = new QueueGate(QUEUE_DRAIN);
   private pool: BufferPool | null = null;
   /** device-resident weights' transposes (linear), freed with the weight */
   private readonly transposes = new Map<GpuJsTensor, GpuJsTensor>();
@@ -141,15 +136,7 @@ export class GpuJsBackend implements Backend {
   private async submitted(calls: number): Promise<void> {
     if (!this.resident) return;
     if (this.batcher) this.batcher.sharePasses = true; // per call: the training engine may share the device
-    this.pendingCalls += calls;
-    if (this.pendingCalls >= QUEUE_DRAIN && this.device) {
-      this.pendingCalls = 0;
-      const before = this.queued;
-      const now = this.device.queue.onSubmittedWorkDone();
-      now.catch(() => undefined); // a device error surfaces where it is awaited: the next drain point or dispose()
-      this.queued = now;
-      if (before) await before;
-    }
+    await this.gate.counted(calls, this.device);
   }
 
   async upload(data: Float32Array, shape: readonly number[]): Promise<DTensor> {
@@ -324,7 +311,7 @@ export class GpuJsBackend implements Backend {
   }
 
   async dispose(): Promise<void> {
-    this.queued = null;
+    this.gate.reset();
     if (this.device) await this.device.queue.onSubmittedWorkDone();
     this.pool?.drain(); // the free lists only: buffers still in use (the training engine's) stay
     for (const k of this.created) {
