@@ -9,6 +9,7 @@
 import { createBackend, parseDevice, shutdownGpu } from '../src/backend/registry.js';
 import { webgpuPassTimer } from '../src/backend/gpu-runtime.js';
 import { deviceBench } from '../kernels/bench-util.js';
+import { summarizePassTimes } from '../src/backend/gpujs/pass-timer.js';
 import { makeConfig } from '../src/model/config.js';
 import { initWeights } from '../src/model/init.js';
 import { MambaModel } from '../src/model/mamba.js';
@@ -46,14 +47,12 @@ async function stream(n: number): Promise<{ ms: number; chunkMs: number[] }> {
 
 await stream(chunk); // warm-up: kernel compilation for this chunk shape
 const r = await stream(tokens);
-let passTimes: Record<string, unknown> | undefined;
+let passTimes: ReturnType<typeof summarizePassTimes> | undefined;
 if (timing) {
   const timer = await webgpuPassTimer();
   timer.start();
   await stream(chunk);
-  const pt = await timer.stop();
-  const byKernel = Object.fromEntries(Object.entries(pt.byLabel).sort((a, b) => b[1].ms - a[1].ms).slice(0, 25).map(([k, v]) => [k, { ms: +v.ms.toFixed(2), passes: v.passes }]));
-  passTimes = { spanMs: +pt.spanMs.toFixed(1), busyMs: +pt.busyMs.toFixed(1), passes: pt.passes, byKernel };
+  passTimes = summarizePassTimes(await timer.stop(), 25);
 }
 console.log(JSON.stringify({ device: be.name, description: be.description, chunk, tokens, ms: +r.ms.toFixed(1), tokensPerS: Math.round(tokens / (r.ms / 1e3)), chunkMs: r.chunkMs, date: new Date().toISOString(), ...(passTimes ? { passTimes } : {}) }));
 model.dispose();

@@ -14,6 +14,7 @@ import { makeGradientsCpu } from '../src/train/grad-cpu.js';
 import { makeGradientsGpu } from '../src/train/grad-gpu.js';
 import { setWorkgroupSizes, shutdownGpu, webgpuPassTimer } from '../src/backend/gpu-runtime.js';
 import { deviceBench } from '../kernels/bench-util.js';
+import { summarizePassTimes } from '../src/backend/gpujs/pass-timer.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
@@ -58,21 +59,11 @@ if (gpuFn && argv.includes('--profile')) {
   await pf.dispose();
   for (const k of Object.keys(profile)) profile[k] = Math.round(profile[k] * 10) / 10;
 }
-let passTimes: Record<string, unknown> | undefined;
+let passTimes: ReturnType<typeof summarizePassTimes> | undefined;
 if (gpuFn && passTimer) {
   passTimer.start();
   await gpuFn(cfg, weights, { ids, B, L });
-  const pt = await passTimer.stop();
-  const byOp: Record<string, { ms: number; passes: number }> = {};
-  for (const [label, v] of Object.entries(pt.byLabel)) {
-    const op = label.split(':')[0];
-    const r = (byOp[op] ??= { ms: 0, passes: 0 });
-    r.ms += v.ms;
-    r.passes += v.passes;
-  }
-  const top = (o: Record<string, { ms: number; passes: number }>, n: number) => Object.fromEntries(Object.entries(o).sort((a, b) => b[1].ms - a[1].ms).slice(0, n)
-    .map(([k, v]) => [k, { ms: Math.round(v.ms * 10) / 10, passes: v.passes }]));
-  passTimes = { spanMs: Math.round(pt.spanMs), busyMs: Math.round(pt.busyMs), passes: pt.passes, byOp: top(byOp, 40), byKernel: top(pt.byLabel, 40) };
+  passTimes = summarizePassTimes(await passTimer.stop()); // byScope: per engine op
 }
 await gpuFn?.dispose();
 await shutdownGpu();

@@ -33,6 +33,23 @@ export interface PassTimer {
   stop(): Promise<PassTimes>;
 }
 
+/**
+ * A report of pass times for a benchmark's JSON: the `n` largest labels, and the same summed per scope
+ * (the label before ': '; a label without a scope is its own), ms rounded to 0.01.
+ */
+export function summarizePassTimes(t: PassTimes, n = 40) {
+  const byScope: PassTimes['byLabel'] = {};
+  for (const [label, v] of Object.entries(t.byLabel)) {
+    const r = (byScope[label.split(': ')[0]] ??= { ms: 0, passes: 0 });
+    r.ms += v.ms;
+    r.passes += v.passes;
+  }
+  const top = (o: PassTimes['byLabel']) => Object.fromEntries(Object.entries(o).sort((a, b) => b[1].ms - a[1].ms).slice(0, n)
+    .map(([k, v]) => [k, { ms: Math.round(v.ms * 100) / 100, passes: v.passes }]));
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  return { spanMs: r2(t.spanMs), busyMs: r2(t.busyMs), passes: t.passes, byScope: top(byScope), byKernel: top(t.byLabel) };
+}
+
 const PASSES_PER_SET = 2048; // 4,096 queries: WebGPU's largest query set
 const QUERY_RESOLVE = 0x200, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
 
