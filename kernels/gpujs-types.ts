@@ -62,3 +62,24 @@ export function flatView(handle: GpuHandle, count: number): GpuHandle {
   const Ctor = (handle as object).constructor as new (s: object) => GpuHandle;
   return new Ctor({ buffer: h.buffer, output: [count], componentCount: 1, context: h.context, kernel: h.kernel });
 }
+
+/**
+ * Constants that make a kernel returning `Array(2|3|4)` store value c of thread (x, y, z) at
+ * x·sx + y·sy + z·sz + c·sk of its output (src/backend/gpujs/lane-strides.ts patches gpu.js's WGSL for
+ * it; webgpu only). The strides must map every thread's values one-to-one into threads × n floats.
+ * Read the result through laneView, which checks that the patch applied.
+ */
+export function laneStrides(sx: number, sy: number, sz: number, sk: number): Record<'LSX' | 'LSY' | 'LSZ' | 'LSK', number> {
+  return { LSX: sx, LSY: sy, LSZ: sz, LSK: sk };
+}
+
+/**
+ * flatView of a result stored with laneStrides. Throws if gpu.js did not apply the strides (an
+ * unpatched or different gpu.js would have written the blocked layout instead).
+ */
+export function laneView(handle: GpuHandle, count: number): GpuHandle {
+  if ((handle as { kernel?: { laneStrided?: boolean } }).kernel?.laneStrided !== true) {
+    throw new Error('laneView: the kernel was built without strided stores (src/backend/gpujs/lane-strides.ts is not installed, or gpu.js is not 2.24.1)');
+  }
+  return flatView(handle, count);
+}

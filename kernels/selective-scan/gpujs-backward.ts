@@ -43,11 +43,11 @@
 // the forward tree are taken from it instead of recomputed (H100 2^20: 125.5 → 109.4 ms).
 // Scheme 'hillis-steele' (N > 32 or chunk > 64, the earlier design): Hillis–Steele passes for S and P
 // and per-position replays Hprev, G of shape (NC·T, ED, N) — 2·L·ED·N floats.
-import { flatView, type GpuHandle, type GpuJsLike, kernelSettings } from '../gpujs-types.js';
+import { flatView, type GpuHandle, type GpuJsLike, kernelSettings, laneStrides, laneView } from '../gpujs-types.js';
 import type { SelectiveScanArgs, SelectiveScanGrads } from './ref.js';
 import {
   chunkDeltaSumKernel, chunkSummaryKernel, deltaKernel, idiv, integerHelpers, scanDeltaPassKernel, scanStatePassKernel, toFlat,
-  nodeChunks, TREE_MAX_N, treeDownKernel, unblockQuadKernel, treeFinalKernel, treeLeafFullKernel, treeLeafKernel, treeLevels, treeTopKernel, treeUpKernel,
+  leafSlots, nodeChunks, TREE_MAX_N, treeDownKernel, treeDownQuadKernel, treeFinalKernel, treeLeafFullKernel, treeLeafKernel, treeLeafQuadKernel, treeLevels, treeTopKernel, treeUpKernel,
   windowChunks, type GpuScanSaved,
 } from './gpujs.js';
 
@@ -277,7 +277,7 @@ export function firstSlotKernel(this: K, P: number[]): number {
 // data-dependent `break`; loads past the end are clamped by WebGPU's robust access and ignored).
 type TreeBwdConsts = {
   ED: number; N: number; N1: number; T: number; TED: number; LS: number; BCS: number; BO: number; CO: number;
-  G: number; CC: number; NT: number; NP: number; K: number; R: number; X: number; GR: number;
+  G: number; CC: number; NT: number; NP: number; K: number; R: number; X: number; GR: number; GM4: number;
   /** sub-chunks: U tokens each, V = T/U per chunk, TU = T − U; d-blocks DB of EB channels; EDH = ED/8 */
   U: number; V: number; TU: number; DB: number; EB: number; EDH: number;
   /** independent windows, as the forward tree's (gpujs.ts TreeConsts): chunks per window, chunks per node */
@@ -369,6 +369,38 @@ export function revDownKernel(this: KT, Rp: number[], Rc: number[], Sc: number[]
       && idiv(this.thread.z, this.constants.G) * this.constants.G + this.constants.G - 1 - i < this.constants.CC) s = v + Math.exp(a * w) * s;
   }
   return s;
+}
+
+/**
+ * revDownKernel with four children per thread (the mirror of gpujs.ts treeDownQuadKernel): grid
+ * [ED, N, counts[l]·G/4] (z = quarter q of parent ⌊4q/G⌋), returning `Array(4)`, the carries entering
+ * children 4q … 4q+3 — the parent's carry walked back through its later children (G − 4 predicated
+ * steps), then through the thread's own from the last, each summary loaded once per thread. Stored
+ * with laneStrides(1, ED, 4·N·ED, N·ED) into (4·threads, N, ED); children past CC are skipped in the
+ * walk and their rows never read.
+ */
+export function revDownQuadKernel(this: KT, Rp: number[], Rc: number[], Sc: number[], A: number[]): number[] {
+  const a = A[this.thread.x * this.constants.N + this.thread.y];
+  let s = Rp[(idiv(this.thread.z * 4, this.constants.G) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+  for (let i = 0; i < this.constants.GM4; i++) {
+    const c = idiv(this.thread.z * 4, this.constants.G) * this.constants.G + this.constants.G - 1 - i;
+    const w = Sc[(c * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+    const v = Rc[(c * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+    if (c > this.thread.z * 4 + 3 && c < this.constants.CC) s = v + Math.exp(a * w) * s;
+  }
+  const r3 = s;
+  const w3 = Sc[((this.thread.z * 4 + 3) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+  const v3 = Rc[((this.thread.z * 4 + 3) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+  if (this.thread.z * 4 + 3 < this.constants.CC) s = v3 + Math.exp(a * w3) * s;
+  const r2 = s;
+  const w2 = Sc[((this.thread.z * 4 + 2) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+  const v2 = Rc[((this.thread.z * 4 + 2) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+  if (this.thread.z * 4 + 2 < this.constants.CC) s = v2 + Math.exp(a * w2) * s;
+  const r1 = s;
+  const w1 = Sc[((this.thread.z * 4 + 1) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+  const v1 = Rc[((this.thread.z * 4 + 1) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+  if (this.thread.z * 4 + 1 < this.constants.CC) s = v1 + Math.exp(a * w1) * s;
+  return [s, r1, r2, r3];
 }
 
 /** Row sums, grid [X, ⌈R/GR⌉]: out[r, x] = Σ_{i<GR} M[r·GR + i, x] over rows < R. */
@@ -690,7 +722,8 @@ export function bwdTreeSources(N: number, T: number, layout: BwdLayout, full: bo
  * thread computes four consecutive positions 4q … 4q+3 of chunk z (q = thread y) and returns them as
  * `Array(4)`, so one replay serves four outputs (at T = 8 the replays cost 1.5 forward / 1.5 backward
  * steps per token instead of 4.5 / 3.5). Grids: (t, d) kernels [ED, T/4, NC], (t, n) kernels
- * [N, T/4, NC]; results blocked (NC·T/4, W, 4), unblocked by gpujs.ts unblockQuadKernel. Same
+ * [N, T/4, NC]; results stored as (NC·T, W) rows through laneStrides (gpujs-types.ts), except the
+ * d-split dC/dB partials, blocked (NC·T/4, DS·W, 4) and summed by unblockSumKernel. Same
  * recurrences as bwdTreeSources: forward walks h from S[c] through the 4q tokens before the thread's
  * own (predicated, a loop of T − 4 = TQ steps), backward walks g from P[c] through the tokens after
  * them; dΔraw keeps the four positions' (a·e^{δA}·h_{t−1} + B·u) terms (4N scalars) from its forward
@@ -1041,10 +1074,12 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     if (WC > 0 && V > 1) throw new RangeError('selective scan backward: independent windows need sub-chunk = chunk');
     const ns = nodeChunks(fanIn);
     const base: TreeBwdConsts = {
-      ED, N, N1: N + 1, T, TED: T * ED, LS: L, ...bc, G: 0, CC: 0, NT: counts[top], NP: N + 1, K: DAK, R: 0, X: 0, GR: SUM_ROWS,
+      ED, N, N1: N + 1, T, TED: T * ED, LS: L, ...bc, G: 0, CC: 0, GM4: 0, NT: counts[top], NP: N + 1, K: DAK, R: 0, X: 0, GR: SUM_ROWS,
       U, V, TU: T - U, DB, EB: Math.floor(ED / DB), EDH: Math.floor(ED / 8), WC, NS: ns[top],
     };
-    const level = (l: number) => ({ ...base, G: fanIn[l - 1], CC: counts[l - 1], NS: ns[l - 1] });
+    // slots per node of level l: level 0 as the leaf that wrote it (leafSlots), saved or below
+    const NL = a.saved?.NL ?? leafSlots(N, quad), n1 = (l: number) => (l === 0 ? NL : N + 1);
+    const level = (l: number) => ({ ...base, N1: n1(l - 1), G: fanIn[l - 1], CC: counts[l - 1], NS: ns[l - 1] });
     const sub = { ...base, T: U, TED: U * ED }; // constants of the per-position kernels: chunk = sub-chunk
     const fns = { functions: integerHelpers };
     const lay = layout === 'warp' ? fns : {};
@@ -1061,40 +1096,67 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     // or to the sub-chunks) comes below — or all of it as the forward saved it
     let sums: unknown[];
     let S: unknown;
+    // a down step with four children per thread: their starts (or carries) stored as rows
+    const quadDown = async (role: string, fn: Function, l: number, args: unknown[]) => {
+      const q = counts[l] * fanIn[l - 1] / 4;
+      const stored = await call(role, fn, [ED, N, q], { ...level(l), GM4: fanIn[l - 1] - 4, ...laneStrides(1, ED, 4 * N * ED, N * ED) }, args, { returnType: 'Array(4)', ...fns }) as GpuHandle;
+      const view = laneView(stored, 4 * q * N * ED); // (4·q ≥ counts[l-1], N, ED)
+      stored.delete();
+      return view;
+    };
     if (sv) {
       sums = sv.sums;
       S = sv.starts;
     } else {
-      sums = [await call('leaf', L % T === 0 ? treeLeafFullKernel : treeLeafKernel, [ED, N + 1, NC], base, [delta, a.u, a.A, a.BC])]; // (NC, N+1, ED)
+      if (NL === N + 4) {
+        const stored = await call('leafq', treeLeafQuadKernel, [ED, N / 4 + 1, NC], { ...base, ...laneStrides(1, 4 * ED, NL * ED, ED) }, [delta, a.u, a.A, a.BC], { returnType: 'Array(4)' }) as GpuHandle;
+        sums = [laneView(stored, NC * NL * ED)]; // (NC, N+4, ED)
+        stored.delete();
+      } else {
+        sums = [await call('leaf', L % T === 0 ? treeLeafFullKernel : treeLeafKernel, [ED, N + 1, NC], base, [delta, a.u, a.A, a.BC])]; // (NC, N+1, ED)
+      }
       for (let l = 1; l <= top; l++) sums.push(await call(`up${l}`, treeUpKernel, [ED, N + 1, counts[l]], level(l), [sums[l - 1], a.A]));
-      S = await call('top', treeTopKernel, [ED, N, counts[top] + 1], base, [sums[top], a.A, a.h0]); // (NT+1, N, ED)
-      for (let l = top; l >= (V > 1 ? 2 : 1); l--) S = await call(`down${l}`, treeDownKernel, [ED, N, counts[l - 1]], level(l), [S, sums[l - 1], a.A], fns);
+      S = await call('top', treeTopKernel, [ED, N, counts[top] + 1], { ...base, N1: n1(top) }, [sums[top], a.A, a.h0]); // (NT+1, N, ED)
+      for (let l = top; l >= (V > 1 ? 2 : 1); l--) {
+        S = quad
+          ? await quadDown(`downq${l}`, treeDownQuadKernel, l, [S, sums[l - 1], a.A])
+          : await call(`down${l}`, treeDownKernel, [ED, N, counts[l - 1]], level(l), [S, sums[l - 1], a.A], fns);
+      }
       // S (NC·V, N, ED): state entering each sub-chunk (V = 1: each chunk)
-      if (V > 1) S = await call('downSub', downSubKernel, [ED, N, NCs], top >= 1 ? level(1) : { ...base, G: 1, CC: NC }, [S, sums[0], delta, a.u, a.A, a.BC], fns);
+      if (V > 1) S = await call('downSub', downSubKernel, [ED, N, NCs], top >= 1 ? level(1) : { ...base, N1: NL, G: 1, CC: NC }, [S, sums[0], delta, a.u, a.A, a.BC], fns);
     }
     await profile('forward tree');
     // reverse tree: P = carry entering each sub-chunk from the right; slot NT of its top = dh0
     const rs: unknown[] = [await call('rleaf', L % T === 0 ? revLeafFullKernel : revLeafKernel, [ED, N, NC], base, [delta, dy, a.A, a.BC])]; // (NC, N, ED)
     for (let l = 1; l <= top; l++) rs.push(await call(`rup${l}`, revUpKernel, [ED, N, counts[l]], level(l), [rs[l - 1], sums[l - 1], a.A]));
-    const rtop = await call('rtop', revTopKernel, [ED, N, counts[top] + 1], base, [rs[top], sums[top], a.A, a.dhL]); // (NT+1, N, ED)
+    const rtop = await call('rtop', revTopKernel, [ED, N, counts[top] + 1], { ...base, N1: n1(top) }, [rs[top], sums[top], a.A, a.dhL]); // (NT+1, N, ED)
     let P = rtop;
-    for (let l = top; l >= (V > 1 ? 2 : 1); l--) P = await call(`rdown${l}`, revDownKernel, [ED, N, counts[l - 1]], level(l), [P, rs[l - 1], sums[l - 1], a.A], fns);
-    if (V > 1) P = await call('rdownSub', revDownSubKernel, [ED, N, NCs], top >= 1 ? level(1) : { ...base, G: 1, CC: NC }, [P, rs[0], sums[0], delta, dy, a.A, a.BC], fns); // (NC·V, N, ED)
+    for (let l = top; l >= (V > 1 ? 2 : 1); l--) {
+      P = quad
+        ? await quadDown(`rdownq${l}`, revDownQuadKernel, l, [P, rs[l - 1], sums[l - 1], a.A])
+        : await call(`rdown${l}`, revDownKernel, [ED, N, counts[l - 1]], level(l), [P, rs[l - 1], sums[l - 1], a.A], fns);
+    }
+    if (V > 1) P = await call('rdownSub', revDownSubKernel, [ED, N, NCs], top >= 1 ? level(1) : { ...base, N1: NL, G: 1, CC: NC }, [P, rs[0], sums[0], delta, dy, a.A, a.BC], fns); // (NC·V, N, ED)
     const dh0 = await call('dh0', treeFinalKernel, [N, ED], base, [rtop], {}, keep); // (ED, N)
     await profile('reverse tree');
     // per-position gradients, replayed from S and P in registers over sub-chunks of U tokens
-    // layout 'quad': four positions per thread (bwdQuadSources), blocked, then unblocked to rows
+    // layout 'quad': four positions per thread (bwdQuadSources), stored as rows
     const qs = quad ? quadSources(L % T === 0) : null;
     // (NC·T, W) rows from a kernel of P positions per thread; with splits > 1 (dC, dB over d) its x is
-    // split·W wide and the partials are summed while unblocked
+    // split·W wide and the blocked partials are summed into rows
     const viaQuad = async (name: string, fn: string, W: number, args: unknown[], P = 4, splits = 1) => {
-      const c = splits > 1 ? { ...base, TQ: T - 4, TR: T - P, DD: ED / splits } : { ...base, TQ: T - 4, TR: T - P };
-      const blocked = await call(`${name}q`, fn, [splits * W, T / P, NC], c, args, { returnType: `Array(${P})`, ...(splits > 1 ? fns : {}) }) as GpuHandle;
+      if (splits === 1) {
+        // stored straight into rows: thread (w, q, c) writes rows c·T + P·q + j (lane-strides.ts)
+        const c = { ...base, TQ: T - 4, TR: T - P, ...laneStrides(1, P * W, T * W, W) };
+        const stored = await call(`${name}q`, fn, [W, T / P, NC], c, args, { returnType: `Array(${P})` }, keep) as GpuHandle;
+        const rows = laneView(stored, NC * T * W);
+        stored.delete();
+        return rows;
+      }
+      const blocked = await call(`${name}q`, fn, [splits * W, T / P, NC], { ...base, TQ: T - 4, TR: T - P, DD: ED / splits }, args, { returnType: `Array(${P})`, ...fns }) as GpuHandle;
       const view = flatView(blocked, NC * T * W * splits);
       blocked.delete();
-      const r = splits > 1
-        ? await call(`${name}u`, unblockSumKernel, [W, T, NC], { W, TP: T / P, P, DS: splits }, [view], fns, keep)
-        : await call(`${name}u`, unblockQuadKernel, [W, T, NC], { W, TP: T / P, P }, [view], fns, keep);
+      const r = await call(`${name}u`, unblockSumKernel, [W, T, NC], { W, TP: T / P, P, DS: splits }, [view], fns, keep);
       view.delete();
       return r;
     };

@@ -37,7 +37,7 @@
 // streamed in segments that carry the state. Device-handle inputs must fit one segment and return
 // handles (immutable: the caller deletes them): out (L, ED) row-padded to ⌈L/chunk⌉·chunk rows (read
 // the first L rows; exactly L·ED with replay layout '1d'), hL (ED, N).
-import { flatView, type GpuHandle, type GpuJsLike, kernelSettings } from '../gpujs-types.js';
+import { type GpuHandle, type GpuJsLike, kernelSettings, laneStrides, laneView } from '../gpujs-types.js';
 import { idiv, ifix, integerHelpers } from '../gpujs-int.js';
 
 type Thread3 = { thread: { x: number; y: number; z: number } };
@@ -159,8 +159,8 @@ export { idiv, ifix, integerHelpers };
 
 type TreeConsts = {
   ED: number; N: number; N1: number; T: number; TED: number; LS: number; BCS: number; BO: number; CO: number;
-  /** fan-in of this level, number of children (the level below), number of top groups */
-  G: number; CC: number; NT: number;
+  /** fan-in of this level, number of children (the level below), number of top groups; GM4 = G − 4 (four children per thread) */
+  G: number; CC: number; NT: number; GM4: number;
   /**
    * independent windows (a batch laid end to end): WC = chunks per window (0: one sequence), NS =
    * chunks per node of the level a top/down kernel writes. A window's first chunk gets Σδ = WINDOW_CUT
@@ -223,6 +223,58 @@ export function treeLeafFullKernel(this: KT, delta: number[], u: number[], A: nu
 }
 
 /**
+ * Level 0 with four state slots per thread (N a multiple of 4): grid [ED, N/4 + 1, NC], returning
+ * `Array(4)`. Thread y < N/4 walks chunk z for slots 4y … 4y+3, loading δ_k and u_k once for all four
+ * (treeLeafKernel's N + 1 threads per (chunk, d) each load them); thread y = N/4 sums Σδ into all four
+ * lanes. Stored with laneStrides(1, 4·ED, (N+4)·ED, ED) into (NC, N+4, ED): slot N = Σδ as in
+ * treeLeafKernel's layout, slots N+1 … N+3 copies of it, so its readers take N1 = N + 4
+ * (leafSlots). Tokens past LS are skipped.
+ */
+export function treeLeafQuadKernel(this: KT, delta: number[], u: number[], A: number[], BC: number[]): number[] {
+  if (this.thread.y * 4 === this.constants.N) {
+    if (this.constants.WC > 0 && this.thread.z % this.constants.WC === 0) return [1e30, 1e30, 1e30, 1e30]; // WINDOW_CUT
+    let w = 0;
+    for (let k = 0; k < this.constants.T; k++) {
+      const dl = delta[(this.thread.z * this.constants.T + k) * this.constants.ED + this.thread.x];
+      if (this.thread.z * this.constants.T + k < this.constants.LS) w += dl;
+    }
+    return [w, w, w, w];
+  }
+  const a0 = A[this.thread.x * this.constants.N + this.thread.y * 4];
+  const a1 = A[this.thread.x * this.constants.N + this.thread.y * 4 + 1];
+  const a2 = A[this.thread.x * this.constants.N + this.thread.y * 4 + 2];
+  const a3 = A[this.thread.x * this.constants.N + this.thread.y * 4 + 3];
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let k = 0; k < this.constants.T; k++) {
+    const dl = delta[(this.thread.z * this.constants.T + k) * this.constants.ED + this.thread.x];
+    const du = dl * u[(this.thread.z * this.constants.T + k) * this.constants.ED + this.thread.x];
+    const b0 = BC[(this.thread.z * this.constants.T + k) * this.constants.BCS + this.constants.BO + this.thread.y * 4];
+    const b1 = BC[(this.thread.z * this.constants.T + k) * this.constants.BCS + this.constants.BO + this.thread.y * 4 + 1];
+    const b2 = BC[(this.thread.z * this.constants.T + k) * this.constants.BCS + this.constants.BO + this.thread.y * 4 + 2];
+    const b3 = BC[(this.thread.z * this.constants.T + k) * this.constants.BCS + this.constants.BO + this.thread.y * 4 + 3];
+    if (this.thread.z * this.constants.T + k < this.constants.LS) {
+      s0 = Math.exp(dl * a0) * s0 + du * b0;
+      s1 = Math.exp(dl * a1) * s1 + du * b1;
+      s2 = Math.exp(dl * a2) * s2 + du * b2;
+      s3 = Math.exp(dl * a3) * s3 + du * b3;
+    }
+  }
+  return [s0, s1, s2, s3];
+}
+
+/**
+ * Slots per chunk of the level-0 summaries: N + 4 where treeLeafQuadKernel writes them (four positions
+ * per thread and N a multiple of 4), else N + 1 (treeLeafKernel). Every kernel reading level 0 takes
+ * this as its N1.
+ */
+export function leafSlots(N: number, quad: boolean): number {
+  return quad && N % 4 === 0 ? N + 4 : N + 1;
+}
+
+/**
  * Up one level, grid [ED, N+1, count] (z = group j): combine children jG … jG+G−1 (of CC) in order,
  * s = exp(A·W_child)·s + S_child; slot N sums the children's Σδ. Layout (count, N+1, ED).
  */
@@ -274,6 +326,39 @@ export function treeDownKernel(this: KT, Sp: number[], Sc: number[], A: number[]
     if (idiv(this.thread.z, this.constants.G) * this.constants.G + i < this.thread.z) s = Math.exp(a * w) * s + v;
   }
   return s;
+}
+
+/**
+ * treeDownKernel with four children per thread: grid [ED, N, counts[l]·G/4] (z = quarter q of parent
+ * p = ⌊4q/G⌋; fan-in G a multiple of 4), returning `Array(4)`, the starts of children 4q … 4q+3 — the
+ * parent's start walked through its earlier children (a loop of G − 4 predicated steps), then through
+ * the thread's own in turn, each sibling summary loaded once per thread (treeDownKernel gives every
+ * child its own walk: (G−1)/2 sibling loads and exps per child on average, and integer divisions in
+ * every load). Stored with laneStrides(1, ED, 4·N·ED, N·ED) into (4·threads, N, ED): rows of children
+ * past CC are written but never read. A window's first child starts from 0.
+ */
+export function treeDownQuadKernel(this: KT, Sp: number[], Sc: number[], A: number[]): number[] {
+  const a = A[this.thread.x * this.constants.N + this.thread.y];
+  let s = Sp[(idiv(this.thread.z * 4, this.constants.G) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+  for (let i = 0; i < this.constants.GM4; i++) {
+    const w = Sc[((idiv(this.thread.z * 4, this.constants.G) * this.constants.G + i) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+    const v = Sc[((idiv(this.thread.z * 4, this.constants.G) * this.constants.G + i) * this.constants.N1 + this.thread.y) * this.constants.ED + this.thread.x];
+    if (idiv(this.thread.z * 4, this.constants.G) * this.constants.G + i < this.thread.z * 4) s = Math.exp(a * w) * s + v;
+  }
+  if (this.constants.WC > 0 && (this.thread.z * 4 * this.constants.NS) % this.constants.WC === 0) s = 0;
+  const r0 = s;
+  s = Math.exp(a * Sc[((this.thread.z * 4) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x]) * s
+    + Sc[((this.thread.z * 4) * this.constants.N1 + this.thread.y) * this.constants.ED + this.thread.x];
+  if (this.constants.WC > 0 && ((this.thread.z * 4 + 1) * this.constants.NS) % this.constants.WC === 0) s = 0;
+  const r1 = s;
+  s = Math.exp(a * Sc[((this.thread.z * 4 + 1) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x]) * s
+    + Sc[((this.thread.z * 4 + 1) * this.constants.N1 + this.thread.y) * this.constants.ED + this.thread.x];
+  if (this.constants.WC > 0 && ((this.thread.z * 4 + 2) * this.constants.NS) % this.constants.WC === 0) s = 0;
+  const r2 = s;
+  s = Math.exp(a * Sc[((this.thread.z * 4 + 2) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x]) * s
+    + Sc[((this.thread.z * 4 + 2) * this.constants.N1 + this.thread.y) * this.constants.ED + this.thread.x];
+  if (this.constants.WC > 0 && ((this.thread.z * 4 + 3) * this.constants.NS) % this.constants.WC === 0) s = 0;
+  return [r0, r1, r2, s];
 }
 
 /** (ED, N), grid [N, ED]: hL = top slot NT, back to the caller's (ED, N) layout. */
@@ -349,8 +434,8 @@ export function treeReplayKernelSource(N: number, layout: ReplayLayout = '3d', h
  * from the start S[c] through the 4q tokens before its own (update predicated on k < 4q), then its four
  * tokens in straight code, each followed by out = (Σ_n C_t[n]·h_t[n] + D·u_t)·silu(z_t). Replay per
  * token: (T/4 + 1)/2 steps (1.5 at T = 8), against (T+1)/2 = 4.5 for one output per thread. The
- * result is blocked, (NC·T/4, ED, 4): value (t, d) at ((t >> 2)·ED + d)·4 + (t & 3); unblockQuadKernel
- * turns it into (L, ED).
+ * four values are stored as rows of (NC·T, ED) through laneStrides(1, 4·ED, T·ED, ED) (gpu.js alone
+ * would write them blocked, (NC·T/4, ED, 4), and an unblock pass moved 2 GiB per 2^20 tokens).
  */
 export function treeReplayQuadKernelSource(N: number): string {
   if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan: scalar replay generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
@@ -387,16 +472,6 @@ export function treeReplayQuadKernelSource(N: number): string {
   }
   lines.push('  return [y0, y1, y2, y3];', '}');
   return lines.join('\n');
-}
-
-/**
- * (L, W) rows from the blocked (L/P, W, P) result of a kernel returning P positions per thread (P = 4:
- * the quad kernels; 2: the backward's dΔraw), grid [W, T, NC] (the chunk grid: z stays within the
- * 65,535 limit): t = z·T + y, block z·T/P + ⌊y/P⌋, lane y mod P. Constants W, TP = T/P, P.
- */
-export function unblockQuadKernel(this: Thread3 & { constants: { W: number; TP: number; P: number } }, Q: number[]): number {
-  return Q[((this.thread.z * this.constants.TP + idiv(this.thread.y, this.constants.P)) * this.constants.W + this.thread.x) * this.constants.P
-    + this.thread.y - idiv(this.thread.y, this.constants.P) * this.constants.P];
 }
 
 // ---- host-side driver ----
@@ -466,8 +541,9 @@ export interface GpuScanSaved {
   T: number; NC: number; WC: number;
   /** (L, ED) δ = softplus(deltaRaw + deltaBias) */
   delta: GpuTensor;
-  /** per tree level ℓ: (count_ℓ, N+1, ED) summaries, slot N = Σδ */
+  /** per tree level ℓ: (count_ℓ, N+1, ED) summaries, slot N = Σδ; level 0 has NL slots (leafSlots) */
   sums: GpuTensor[];
+  NL: number;
   /** (NC, N, ED) state entering each chunk */
   starts: GpuTensor;
 }
@@ -584,7 +660,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const { counts, fanIn } = treeLevels(NC);
     const top = counts.length - 1;
     const ns = nodeChunks(fanIn); // chunks per node of each level
-    const base = { ED, N, N1: N + 1, T, TED: T * ED, LS, ...bc, G: 0, CC: 0, NT: counts[top], WC, NS: ns[top] };
+    const base = { ED, N, N1: N + 1, T, TED: T * ED, LS, ...bc, G: 0, CC: 0, GM4: 0, NT: counts[top], WC, NS: ns[top] };
     const pipe = { pipeline: true };
     // saved tensors get fresh buffers (immutable); otherwise each kernel reuses its own
     const kept = save ? { pipeline: true, immutable: true } : pipe;
@@ -593,36 +669,53 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const delta = await kd(s.raw, s.bias); // (LS, ED)
     await profile('delta');
     const sums: unknown[] = [];
-    const kl = kernel('leaf', LS % T === 0 ? treeLeafFullKernel : treeLeafKernel, [ED, N + 1, NC], base, kinds(s.u, s.A, s.BC), kept);
-    sums.push(await kl(delta, s.u, s.A, s.BC)); // (NC, N+1, ED)
+    const NL = leafSlots(N, quad), n1 = (l: number) => (l === 0 ? NL : N + 1); // slots per node of level l
+    if (NL === N + 4) {
+      const kl = kernel('leafq', treeLeafQuadKernel, [ED, N / 4 + 1, NC], { ...base, ...laneStrides(1, 4 * ED, NL * ED, ED) }, kinds(s.u, s.A, s.BC), { ...kept, returnType: 'Array(4)' });
+      const stored = await kl(delta, s.u, s.A, s.BC) as GpuHandle;
+      sums.push(laneView(stored, NC * NL * ED)); // (NC, N+4, ED)
+      stored.delete();
+    } else {
+      const kl = kernel('leaf', LS % T === 0 ? treeLeafFullKernel : treeLeafKernel, [ED, N + 1, NC], base, kinds(s.u, s.A, s.BC), kept);
+      sums.push(await kl(delta, s.u, s.A, s.BC)); // (NC, N+1, ED)
+    }
     await profile('leaf');
     for (let l = 1; l <= top; l++) {
-      const ku = kernel(`up${l}`, treeUpKernel, [ED, N + 1, counts[l]], { ...base, G: fanIn[l - 1], CC: counts[l - 1] }, kinds(s.A), kept);
+      const ku = kernel(`up${l}`, treeUpKernel, [ED, N + 1, counts[l]], { ...base, N1: n1(l - 1), G: fanIn[l - 1], CC: counts[l - 1] }, kinds(s.A), kept);
       sums.push(await ku(sums[l - 1], s.A)); // (counts[l], N+1, ED)
       await profile('up');
     }
-    const kt = kernel('top', treeTopKernel, [ED, N, counts[top] + 1], base, kinds(s.A, s.h0), top === 0 ? kept : pipe);
+    const kt = kernel('top', treeTopKernel, [ED, N, counts[top] + 1], { ...base, N1: n1(top) }, kinds(s.A, s.h0), top === 0 ? kept : pipe);
     const topStarts = await kt(sums[top], s.A, s.h0); // (NT+1, N, ED)
     await profile('top');
     let starts = topStarts;
     for (let l = top; l >= 1; l--) {
-      const kdn = kernel(`down${l}`, treeDownKernel, [ED, N, counts[l - 1]], { ...base, G: fanIn[l - 1], CC: counts[l - 1], NS: ns[l - 1] }, kinds(s.A),
-        l === 1 ? { ...kept, functions: integerHelpers } : fns); // the chunk starts are saved
-      starts = await kdn(starts, sums[l - 1], s.A); // (counts[l-1], N, ED)
+      const c = { ...base, N1: n1(l - 1), G: fanIn[l - 1], CC: counts[l - 1], NS: ns[l - 1] };
+      if (quad) {
+        // four children per thread, their starts stored as rows (lane-strides.ts)
+        const q = counts[l] * fanIn[l - 1] / 4;
+        const kdq = kernel(`downq${l}`, treeDownQuadKernel, [ED, N, q], { ...c, GM4: fanIn[l - 1] - 4, ...laneStrides(1, ED, 4 * N * ED, N * ED) }, kinds(s.A),
+          { ...(l === 1 ? kept : pipe), returnType: 'Array(4)', functions: integerHelpers });
+        const stored = await kdq(starts, sums[l - 1], s.A) as GpuHandle;
+        starts = laneView(stored, 4 * q * N * ED); // (4·q ≥ counts[l-1], N, ED)
+        stored.delete();
+      } else {
+        const kdn = kernel(`down${l}`, treeDownKernel, [ED, N, counts[l - 1]], c, kinds(s.A),
+          l === 1 ? { ...kept, functions: integerHelpers } : fns); // the chunk starts are saved
+        starts = await kdn(starts, sums[l - 1], s.A); // (counts[l-1], N, ED)
+      }
       await profile('down');
     }
     let out: unknown;
     if (quad && keep) {
-      // four outputs per thread, blocked (NC·T/4, ED, 4), then back to (L, ED) rows
-      const kq = kernel('outq', quadSource, [ED, T / 4, NC], { ...base, TQ: T - 4 }, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, returnType: 'Array(4)' });
-      const blocked = await kq(delta, s.u, s.A, s.BC, s.D, s.z, starts) as GpuHandle;
+      // four outputs per thread, stored straight into (NC·T, ED) rows: thread (d, q, c) writes rows
+      // c·T + 4q + j (lane-strides.ts)
+      const rows = laneStrides(1, 4 * ED, T * ED, ED);
+      const kq = kernel('outq', quadSource, [ED, T / 4, NC], { ...base, TQ: T - 4, ...rows }, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, returnType: 'Array(4)' });
+      const stored = await kq(delta, s.u, s.A, s.BC, s.D, s.z, starts) as GpuHandle;
+      out = laneView(stored, NC * T * ED); // (NC·T, ED)
+      stored.delete();
       await profile('out');
-      const view = flatView(blocked, NC * T * ED);
-      blocked.delete();
-      const ku = kernel('unblock', unblockQuadKernel, [ED, T, NC], { W: ED, TP: T / 4, P: 4 }, 'h', { pipeline: true, immutable: true, functions: integerHelpers });
-      out = await ku(view); // (NC·T, ED)
-      view.delete();
-      await profile('unblock');
     } else {
       const ko = kernel('out', replaySource, replayLayout === '1d' ? [LS * ED] : [ED, T, NC], base, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: keep, immutable: keep, functions: integerHelpers });
       out = await ko(delta, s.u, s.A, s.BC, s.D, s.z, starts); // (LS·ED)
@@ -632,7 +725,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const hL = await kf(topStarts); // (ED, N)
     await profile('final');
     if (!save) return { out, hL };
-    return { out, hL, saved: { T, NC, WC, delta, sums, starts } as GpuScanSaved };
+    return { out, hL, saved: { T, NC, WC, NL, delta, sums, starts } as GpuScanSaved };
   }
 
   /** One segment, hillis-steele scheme: all inputs for tokens [0, LS) of it, h0 given. */

@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { DeviceError } from '../errors.js';
 import { createPassTimer, type PassTimer } from './gpujs/pass-timer.js';
+import { installLaneStrides } from './gpujs/lane-strides.js';
 import { installWorkgroupSizes, type WorkgroupSizes } from './gpujs/workgroup-size.js';
 
 const require = createRequire(import.meta.url);
@@ -107,7 +108,10 @@ export async function getGpu(mode: 'webgpu' | 'webasm'): Promise<GpuJs> {
     if (!report.ok) throw new DeviceError(`WebGPU unavailable: ${report.reason}`);
   }
   const { GPU, WebGPUKernel } = require('gpu.js');
-  if (mode === 'webgpu') installWorkgroupSizes(WebGPUKernel); // 32×8 / 256-thread workgroups: gpujs/workgroup-size.ts
+  if (mode === 'webgpu') {
+    installWorkgroupSizes(WebGPUKernel); // 32×8 / 256-thread workgroups: gpujs/workgroup-size.ts
+    installLaneStrides(WebGPUKernel); // Array(n) results stored with strides: gpujs/lane-strides.ts
+  }
   const gpu: GpuJs = new GPU({ mode });
   instances.set(mode, gpu);
   return gpu;
