@@ -34,8 +34,8 @@
 // backward temporaries (the scan backward's chunk-start and adjoint trees, ≈ 2·T/8·(N+1)·ED·4 B, and a
 // few (T, ED) tensors), plus each layer's scan tree saved by pass 2's forward for its backward
 // (≈ 2·T/8·(N+1)·ED·4 B + T·ED·4 B); chunk-start states are tiny. T = 32,768 by default: 6.0 GiB peak on the H100.
-import { kernelSettings, type GpuHandle, type GpuJsLike } from '../../kernels/gpujs-types.js';
-import { linearBwdWSplit, linearBwdX, linearFwdT } from '../../kernels/linear/gpujs.js';
+import { kernelSettings, laneStrides, laneView, type GpuHandle, type GpuJsLike } from '../../kernels/gpujs-types.js';
+import { linearBwdWSplit, linearBwdX, linearBwdXRows4, linearFwdT, linearFwdTRows4 } from '../../kernels/linear/gpujs.js';
 import {
   convBwdBSplit, convBwdState, convBwdWSplit, convBwdWSplitWin, convBwdX, convBwdXWin, convFwd, convFwdWin, convStateOut,
 } from '../../kernels/conv1d/gpujs.js';
@@ -98,6 +98,11 @@ export interface GpuGradOptions {
   /** benchmarks: the scan backward's dC/dB d-split (gpujs-backward.ts `tune.dSplit`; default its own) */
   scanDSplit?: number;
   /**
+   * rows per thread of the forward and dX linears: 4 (`Array(4)` results stored as rows through
+   * laneStrides: one weight load per four multiply-adds) or 1 (default 4)
+   */
+  linearRows?: 1 | 4;
+  /**
    * record the kernel calls into one command encoder and compute pass between flushes (submit-batcher.ts
    * `sharePasses`; default true; needs batchSubmits). Off while a pass timer runs (it times passes).
    */
@@ -146,7 +151,7 @@ class Dev {
 
   /** Builds (once per function, grid, constants and argument sizes) and calls a kernel. */
   async k(name: string, fn: Function, output: number[], ints: Record<string, number>, args: unknown[],
-    o: { floats?: Record<string, number>; argumentTypes?: Record<string, string> } = {}): Promise<H> {
+    o: { floats?: Record<string, number>; argumentTypes?: Record<string, string>; extra?: Record<string, unknown> } = {}): Promise<H> {
     const sizes = args.map((a) => (isHandle(a) ? `h${prod(a.output)}` : ArrayBuffer.isView(a) ? `a${(a as Float32Array).length}` : 'n')).join(',');
     const key = `${name}|${output.join('x')}|${JSON.stringify(ints)}|${JSON.stringify(o.floats ?? {})}|${sizes}`;
     let kern = this.cache.get(key);
@@ -154,6 +159,7 @@ class Dev {
       kern = this.gpu.createKernel(fn, {
         ...kernelSettings(output, ints, o.floats ?? {}, { pipeline: true, immutable: true }),
         ...(o.argumentTypes ? { argumentTypes: o.argumentTypes } : {}),
+        ...(o.extra ?? {}),
       });
       this.cache.set(key, kern!);
     }
@@ -275,7 +281,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
       && scan.bwd.sub === scan.bwd.chunk && batch.L % scan.fwd.chunk === 0 && batch.L % scan.bwd.chunk === 0
       ? Math.min(batch.B, Math.floor(T / batch.L)) : 1;
     T = Math.min(T, batch.L);
-    const run = new Step(dev, config, d, scan, T, TS, windowsPerChunk, options.shareScanTree ?? true);
+    const run = new Step(dev, config, d, scan, T, TS, windowsPerChunk, options.shareScanTree ?? true, options.linearRows ?? 4);
     try {
       return await run.lossAndGrads(weights, batch);
     } finally {
@@ -300,7 +306,7 @@ class Step {
 
   constructor(private readonly dev: Dev, private readonly config: MambaConfig, private readonly d: MambaDims,
     private readonly scan: { fwd: ReturnType<typeof createSelectiveScanKernels>; bwd: ReturnType<typeof createSelectiveScanBackwardKernels> },
-    private readonly T: number, private readonly TS: number, private readonly windowsPerChunk = 1, share = true) {
+    private readonly T: number, private readonly TS: number, private readonly windowsPerChunk = 1, share = true, private readonly rows: 1 | 4 = 4) {
     this.eps = config.normEps;
     this.floats = { EPS: this.eps };
     const { fwd, bwd } = scan;
@@ -346,12 +352,22 @@ class Step {
 
   /** y (Lc, OUT) = x (Lc, IN; rows XS apart) · rows [R0, R0+OUT) of W, through Wᵀ (IN, WOUT). */
   private linFwd(x: H, WT: H, Lc: number, IN: number, OUT: number, WOUT: number, R0 = 0, XS = IN): Promise<H> {
+    if (this.rows === 4) return this.rows4('linFwd', linearFwdTRows4, OUT, Lc, { IN, WOUT, R0, XS, OUT }, [x, WT]);
     return this.dev.k('linFwd', linearFwdT, [OUT, Lc], { IN, WOUT, R0, XS }, [x, WT]);
   }
 
   /** dX (Lc, IN) = dY (Lc, OUT) · W (OUT, IN). */
   private linBwdX(dY: H, W: H, Lc: number, IN: number, OUT: number): Promise<H> {
+    if (this.rows === 4) return this.rows4('linBwdX', linearBwdXRows4, IN, Lc, { IN, OUT, WOUT: 0, R0: 0, XS: 0 }, [dY, W]);
     return this.dev.k('linBwdX', linearBwdX, [IN, Lc], { L: Lc, IN, OUT }, [dY, W]);
+  }
+
+  /** A four-rows-per-thread kernel's (Lc, W) result, stored as rows (padded to 4·⌈Lc/4⌉; lane-strides.ts). */
+  private async rows4(name: string, fn: Function, W: number, Lc: number, ints: Record<string, number>, args: unknown[]): Promise<H> {
+    const stored = await this.dev.k(`${name}4`, fn, [W, Math.ceil(Lc / 4)], { ...ints, ...laneStrides(1, 4 * W, 0, W) }, args, { extra: { returnType: 'Array(4)' } });
+    const rows = laneView(stored, Lc * W) as H;
+    stored.delete();
+    return rows;
   }
 
   async lossAndGrads(weights: MambaWeights, batch: Batch): Promise<LossAndGrads> {

@@ -2,7 +2,8 @@
 import test from 'ava';
 import { linearRef, linearBackwardRef } from '../../kernels/linear/ref.js';
 import { linear, linearBackward, gemmABt } from '../../kernels/linear/cpu.js';
-import { createLinearKernels } from '../../kernels/linear/gpujs.js';
+import { createLinearKernels, linearBwdXRows4, linearFwdTRows4 } from '../../kernels/linear/gpujs.js';
+import { type GpuHandle, kernelSettings, laneStrides, laneView } from '../../kernels/gpujs-types.js';
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
 import { mulberry32, randn } from '../helpers/random.js';
 import { f32, maxRelErr, numericGrad, readFlat } from '../helpers/compare.js';
@@ -103,4 +104,32 @@ test(`${probe.ok ? 'webgpu' : 'webasm'} linear chains device handles (pipeline: 
   const e = maxRelErr(y2, ref);
   t.log(`max rel err of two chained linears: ${e.toExponential(2)}`);
   t.true(e < TOLERANCE.forward);
+});
+
+// Four rows per thread (the training engine's forward and dX linears on webgpu): Array(4) results
+// stored as rows through laneStrides; L not a multiple of 4, a column slice of Wᵀ (R0, WOUT) and a
+// strided input (XS > IN), against the float64 reference.
+(probe.ok ? test : test.skip)('webgpu four-rows linears (forward through Wᵀ with a row slice and strided x, dX) == reference', async (t) => {
+  const gpu = await getGpu('webgpu');
+  const rng = mulberry32(123);
+  const [L, IN, OUT, R0, WOUT, XS] = [257, 19, 40, 7, 50, 23];
+  const xs = randn(rng, L * XS), W = randn(rng, WOUT * IN, 0.3), dY = randn(rng, L * OUT);
+  const x = new Float64Array(L * IN);
+  for (let r = 0; r < L; r++) for (let i = 0; i < IN; i++) x[r * IN + i] = xs[r * XS + i];
+  const Wslice = W.subarray(R0 * IN, (R0 + OUT) * IN);
+  const WT = new Float64Array(IN * WOUT);
+  for (let o = 0; o < WOUT; o++) for (let i = 0; i < IN; i++) WT[i * WOUT + o] = W[o * IN + i];
+  const rows = async (fn: Function, Wd: number, ints: Record<string, number>, args: Float32Array[]) => {
+    const k = gpu.createKernel(fn, { ...kernelSettings([Wd, Math.ceil(L / 4)], { ...ints, ...laneStrides(1, 4 * Wd, 0, Wd) }, {}, { pipeline: true, immutable: true }), returnType: 'Array(4)' });
+    const stored = await k(...args) as GpuHandle;
+    const view = laneView(stored, L * Wd);
+    stored.delete();
+    return readFlat(view);
+  };
+  const y = await rows(linearFwdTRows4, OUT, { IN, WOUT, R0, XS, OUT }, [f32(xs), f32(WT)]);
+  const dX = await rows(linearBwdXRows4, IN, { IN, OUT, WOUT: 0, R0: 0, XS: 0 }, [f32(dY), f32(Wslice)]);
+  const e = { y: maxRelErr(y, linearRef(x, Wslice, null, L, IN, OUT)), dX: maxRelErr(dX, linearBackwardRef(x, Wslice, dY, L, IN, OUT, false).dX) };
+  t.log(`max rel err: y ${e.y.toExponential(2)}, dX ${e.dX.toExponential(2)}`);
+  t.true(e.y < TOLERANCE.forward);
+  t.true(e.dX < TOLERANCE.backward);
 });
