@@ -14,8 +14,16 @@ export function ifix(a: number, b: number, q: number): number {
   if (a - q * b < 0) return q - 1;
   return q;
 }
+/**
+ * An f32 value as i32: `iint(g)` of a small integer held in a local (exact in f32 below 2^24) keeps the
+ * index expression it appears in i32 — so an idiv can be computed once into a local instead of inline
+ * at every load.
+ */
+export function iint(a: number): number {
+  return a;
+}
 const intFn = (source: Function, args: string[]) => ({
   source, settings: { argumentTypes: Object.fromEntries(args.map((a) => [a, 'Integer'])), returnType: 'Integer' },
 });
 /** gpu.js `functions` setting that makes idiv (and its ifix) callable from a kernel. */
-export const integerHelpers = [intFn(idiv, ['a', 'b']), intFn(ifix, ['a', 'b', 'q'])];
+export const integerHelpers = [intFn(idiv, ['a', 'b']), intFn(ifix, ['a', 'b', 'q']), intFn(iint, ['a'])];

@@ -8,7 +8,7 @@
 // wall time with a queue sync per stage). For the default tree configuration it also times the pair as
 // the training engine runs it: the forward saving δ and its tree (`save`), the backward taking them.
 // Run: node dist/kernels/selective-scan/bench-backward.js [--lmin 12] [--lmax 20] [--seg 65536] [--repeats 5]
-//        [--configs tree:8:warp,tree:8:3d:8,tree:16:warp:4:16,hillis-steele:16]   (scheme:chunk[:layout[:sub-chunk[:dA sub-chunks[:hoist]]]]; layout quad4 = quad with dΔraw at four positions, quad-d8 = quad with dC/dB's sum over d split 8 ways)
+//        [--configs tree:8:warp,tree:8:3d:8,tree:16:warp:4:16,hillis-steele:16]   (scheme:chunk[:layout[:sub-chunk[:dA sub-chunks[:hoist]]]]; layout quad4 = quad with dΔraw at four positions, quad-d8 = quad with dC/dB's sum over d split 8 ways, quad-d8i = the same with the d-block index computed once (quad-d8: inline), quad alone = the defaults)
 //        [--profile 16,20] (log2 L) [--fwd-layout 3d|quad] (the forward's replay layout) [--json]
 import { createSelectiveScanKernels, type GpuScanSaved, type ReplayLayout } from './gpujs.js';
 import { type BwdLayout, type BwdScheme, createSelectiveScanBackwardKernels } from './gpujs-backward.js';
@@ -37,7 +37,7 @@ const bwds = configs.map((cfg) => {
     ED, N, chunk: Number(c), maxBindingBytes, scheme: scheme as BwdScheme,
     tune: {
       layout: (layout?.startsWith('quad') ? 'quad' : layout || undefined) as BwdLayout | undefined, rawPositions: layout?.startsWith('quad4') ? 4 : undefined,
-      dSplit: layout?.includes('-d') ? Number(layout.split('-d')[1]) : undefined,
+      dSplit: layout?.includes('-d') ? parseInt(layout.split('-d')[1], 10) : undefined, hoistIdx: layout?.includes('-d') ? layout.endsWith('i') : undefined,
       sub: sub ? Number(sub) : undefined, dAChunks: k ? Number(k) : undefined, hoist: hoist === 'hoist',
     },
   });

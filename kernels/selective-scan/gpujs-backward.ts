@@ -729,7 +729,7 @@ export function bwdTreeSources(N: number, T: number, layout: BwdLayout, full: bo
  * them; dΔraw keeps the four positions' (a·e^{δA}·h_{t−1} + B·u) terms (4N scalars) from its forward
  * walk for its backward walk. `full`: no token predicate (L a multiple of T).
  */
-export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions: 2 | 4 = 2, dSplit = 1) {
+export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions: 2 | 4 = 2, dSplit = 1, hoistIdx = false) {
   if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan backward: tree kernels generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
   if (!(Number.isInteger(dSplit) && dSplit >= 1)) throw new RangeError(`selective scan backward: dC/dB d-split must be a positive integer, got ${dSplit}`);
   if (!(rawPositions === 2 || rawPositions === 4)) throw new RangeError(`selective scan backward: dΔraw positions per thread must be 2 or 4, got ${rawPositions}`);
@@ -840,7 +840,9 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
   // dSplit > 1: x = g·N + n, thread g sums d in [g·DD, (g+1)·DD) (DD = ED/dSplit): dSplit× the threads
   // and shorter loops; the partials (blocked (NC·T/4, dSplit·N, 4)) are summed by unblockSumKernel
   const split = dSplit > 1;
-  const gx = `idiv(this.thread.x, ${c}.N)`;
+  // the d-block g = ⌊x/N⌋: inline at every use, or once into a local read back through iint (hoistIdx)
+  const gx = hoistIdx ? 'iint(gq)' : `idiv(this.thread.x, ${c}.N)`;
+  const gLocal = split && hoistIdx ? [`  const gq = idiv(this.thread.x, ${c}.N);`] : [];
   const nn = split ? `(this.thread.x - ${gx} * ${c}.N)` : 'this.thread.x';
   const dLoop = split ? `  for (let i = 0; i < ${c}.DD; i++) {` : `  for (let d = 0; d < ${c}.ED; d++) {`;
   const dd = split ? `(${gx} * ${c}.DD + i)` : 'd';
@@ -849,6 +851,7 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
   const dC = [
     'function bwdDCQuadKernel(dy, delta, u, A, BC, S) {',
     '  const q4 = this.thread.y * 4;',
+    ...gLocal,
     ...ks.map((k) => `  const b${k} = ${bc(rowk(String(k)), 'BO', nn)};`),
     ...js.map((j) => `  const bq${j} = ${bc(rowq(j), 'BO', nn)};`),
     ...js.map((j) => `  let s${j} = 0;`),
@@ -869,6 +872,7 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
   const dB = [
     'function bwdDBQuadKernel(delta, u, dy, A, BC, P) {',
     '  const q4 = this.thread.y * 4;',
+    ...gLocal,
     ...kr.map((k) => `  const c${k} = ${bc(rowk(String(k)), 'CO', nn)};`),
     ...js.map((j) => `  const cq${j} = ${bc(rowq(j), 'CO', nn)};`),
     ...js.map((j) => `  let s${j} = 0;`),
@@ -921,11 +925,12 @@ export interface GpuScanBackwardOptions {
    * sub-chunk U (default = chunk: none; must divide chunk), (sub-)chunks per dA thread (default 16),
    * `hoist` B/C loads ahead of the replay predicate (default false); 'quad': positions per dΔraw thread
    * (`rawPositions`, default 2) and the split of dC/dB's sum over d into `dSplit` partial threads
-   * (default the largest of 8, 4, 2, 1 that divides ED; must divide ED).
+   * (default the largest of 16, 8, 4, 2, 1 that divides ED; must divide ED), their d-block index
+   * computed once into a local (`hoistIdx`, default true) or inline at every load.
    * The defaults were fastest on the H100 (docs/decisions/selective-scan.md); the others are kept,
    * tested, for benchmarks.
    */
-  tune?: { layout?: BwdLayout; sub?: number; dAChunks?: number; hoist?: boolean; rawPositions?: 2 | 4; dSplit?: number };
+  tune?: { layout?: BwdLayout; sub?: number; dAChunks?: number; hoist?: boolean; rawPositions?: 2 | 4; dSplit?: number; hoistIdx?: boolean };
 }
 
 /** Options of one call: `profile` is awaited after each stage with its name (a profiler syncs there). */
@@ -1016,15 +1021,16 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
   const quad = layout === 'quad';
   const gridLayout = quad ? '3d' : layout; // of the kernels 'quad' shares with '3d' (δ, dy, dA)
   const rawP = opts.tune?.rawPositions ?? 2;
-  // dC/dB's sum over d in up to 8 partial threads where ED allows: at the training engine's 2^15-token
-  // calls the unsplit kernels had too few threads (docs/decisions/selective-scan.md)
-  const DS = quad ? opts.tune?.dSplit ?? [8, 4, 2, 1].find((g) => ED % g === 0)! : 1;
+  // dC/dB's sum over d in up to 16 partial threads where ED allows, the d-block index computed once:
+  // at 2^20 on the H100 dC 16.4 → 6.3 ms against 8 threads with the index inline (neither change
+  // alone gained; docs/decisions/selective-scan.md)
+  const DS = quad ? opts.tune?.dSplit ?? [16, 8, 4, 2, 1].find((g) => ED % g === 0)! : 1;
   if (!(Number.isInteger(DS) && DS >= 1 && ED % DS === 0)) throw new RangeError(`selective scan backward: dSplit = ${DS} must be a positive integer dividing ED = ${ED}`);
   if (quad && (U !== T || T % 4 !== 0 || scheme !== 'tree')) throw new RangeError(`selective scan backward: layout 'quad' needs scheme 'tree', a chunk that is a multiple of 4 and no sub-chunks (chunk ${T}, sub ${U})`);
   const quadSrc = new Map<boolean, ReturnType<typeof bwdQuadSources>>();
   const quadSources = (full: boolean) => {
     let s = quadSrc.get(full);
-    if (!s) quadSrc.set(full, (s = bwdQuadSources(N, T, full, rawP, DS)));
+    if (!s) quadSrc.set(full, (s = bwdQuadSources(N, T, full, rawP, DS, opts.tune?.hoistIdx ?? true)));
     return s;
   };
   const DB = layout === 'warp' ? BWD_DBLOCKS : 1;

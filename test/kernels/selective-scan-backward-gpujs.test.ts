@@ -99,7 +99,8 @@ test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stage
       // dC and dB with the sum over d split into partial threads (summed while unblocked)
       { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 4 } }, scheme: 'tree', layout: 'quad', sub: 8 },
       { L: 257, ED: 9, N: 3, opts: { chunk: 16, tune: { layout: 'quad' as const, dSplit: 3 } }, scheme: 'tree', layout: 'quad', sub: 16 },
-      { L: 2000, ED: 8, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 8 } }, scheme: 'tree', layout: 'quad', sub: 8 },
+      { L: 2000, ED: 8, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 8, hoistIdx: false } }, scheme: 'tree', layout: 'quad', sub: 8 },
+      { L: 2000, ED: 48, N: 5, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 }, // default split: 16
     ] : []),
   ];
   for (const [i, c] of cases.entries()) {
