@@ -10,7 +10,10 @@
 // Run: node dist/kernels/selective-scan/bench-backward.js [--lmin 12] [--lmax 20] [--seg 65536] [--repeats 5]
 //        [--configs tree:8:warp,tree:8:3d:8,tree:16:warp:4:16,hillis-steele:16]   (scheme:chunk[:layout[:sub-chunk[:dA sub-chunks[:hoist]]]]; layout quad4 = quad with dΔraw at four positions, quad-d8 = quad with dC/dB's sum over d split 8 ways, quad-d8i = the same with the d-block index computed once (quad-d8: inline), quad alone = the defaults)
 //        [--profile 16,20] (log2 L) [--fwd-layout 3d|quad] (the forward's replay layout) [--json]
-import { createSelectiveScanKernels, type GpuScanSaved, type ReplayLayout } from './gpujs.js';
+//        [--check 262149] (instead of timing: the default backward, from scratch and from the quad forward's
+//        saved tree, against layout '3d' — its own tree and kernels, none of the quad ones — at that L,
+//        where a child index times N1·ED passes 2^24: max |a − b| / max |b| per gradient)
+import { createSelectiveScanKernels, type GpuScanSaved, type ReplayLayout, toFlat } from './gpujs.js';
 import { type BwdLayout, type BwdScheme, createSelectiveScanBackwardKernels } from './gpujs-backward.js';
 import { kernelSettings } from '../gpujs-types.js';
 import { deviceBench, stageTimer, TimestampMarks } from '../bench-util.js';
@@ -59,6 +62,31 @@ const gen = (rows: number, cols: number, seed: number, scale: number, shift: num
 let device: any = null;
 let stamps!: TimestampMarks; // once the device is known
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+
+if (argv.includes('--check')) {
+  const L = Number(opt('check', String(2 ** 18 + 5)));
+  const u = await gen(L, ED, 1, 2, 0), raw = await gen(L, ED, 2, 2, -1), z = await gen(L, ED, 3, 2, 0), BC = await gen(L, 2 * N, 4, 2, 0);
+  const A = await gen(ED, N, 5, 4, -3), D = await gen(1, ED, 6, 1, 0), bias = await gen(1, ED, 7, 1, -2), h0 = await gen(ED, N, 8, 0.2, 0);
+  const dOut = await gen(L, ED, 9, 2, 0), dhL = await gen(ED, N, 10, 0.2, 0);
+  const args = { L, ED, N, u, deltaRaw: raw, z, BC, bcStride: 2 * N, bOffset: 0, cOffset: N, A, D, deltaBias: bias, h0 };
+  const sizes: Record<string, number> = { dU: L * ED, dDeltaRaw: L * ED, dZ: L * ED, dB: L * N, dC: L * N, dA: ED * N, dh0: ED * N, dD: ED, dDeltaBias: ED };
+  const read = async (g: Record<string, unknown>) => {
+    const out: Record<string, Float32Array> = {};
+    for (const [k, n] of Object.entries(sizes)) out[k] = await toFlat(g[k], n);
+    for (const h of Object.values(g)) (h as any).delete();
+    return out;
+  };
+  const ref = await read(await createSelectiveScanBackwardKernels(gpu, { ED, N, chunk: 8, maxBindingBytes, tune: { layout: '3d' } }).runDevice(args, dOut, dhL) as unknown as Record<string, unknown>);
+  const b = createSelectiveScanBackwardKernels(gpu, { ED, N, chunk: 8, maxBindingBytes });
+  const fwd = createSelectiveScanKernels(gpu, { ED, N, chunk: 8, maxBindingBytes, replay: { layout: 'quad' } });
+  const fr = await fwd.run(args, { save: true });
+  const got = { scratch: await read(await b.runDevice(args, dOut, dhL) as unknown as Record<string, unknown>), saved: await read(await b.runDevice(args, dOut, dhL, { saved: fr.saved }) as unknown as Record<string, unknown>) };
+  const err = (a: Float32Array, r: Float32Array) => { let m = 0, s = 0; for (let i = 0; i < r.length; i++) { m = Math.max(m, Math.abs(a[i] - r[i])); s = Math.max(s, Math.abs(r[i])); } return +(m / s).toExponential(2); };
+  const result = { device: probe.name, date: new Date().toISOString(), L, ED, N, vs: "layout '3d' (chunk 8)", checks: Object.fromEntries(Object.entries(got).map(([k, g]) => [k, Object.fromEntries(Object.keys(sizes).map((n) => [n, err(g[n], ref[n])]))])) };
+  process.stdout.write(JSON.stringify(result) + '\n');
+  await rt.shutdownGpu();
+  process.exit(0);
+}
 
 const rows: Array<Record<string, unknown>> = [];
 const profiles: Array<Record<string, unknown>> = [];

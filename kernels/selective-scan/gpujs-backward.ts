@@ -46,7 +46,7 @@
 import { flatView, type GpuHandle, type GpuJsLike, kernelSettings, laneStrides, laneView } from '../gpujs-types.js';
 import type { SelectiveScanArgs, SelectiveScanGrads } from './ref.js';
 import {
-  chunkDeltaSumKernel, chunkSummaryKernel, deltaKernel, idiv, integerHelpers, scanDeltaPassKernel, scanStatePassKernel, toFlat,
+  chunkDeltaSumKernel, chunkSummaryKernel, deltaKernel, idiv, iint, integerHelpers, scanDeltaPassKernel, scanStatePassKernel, toFlat,
   leafSlots, nodeChunks, TREE_MAX_N, treeDownKernel, treeDownQuadKernel, treeFinalKernel, treeLeafFullKernel, treeLeafKernel, treeLeafQuadKernel, treeLevels, treeTopKernel, treeUpKernel,
   windowChunks, type GpuScanSaved,
 } from './gpujs.js';
@@ -381,11 +381,13 @@ export function revDownKernel(this: KT, Rp: number[], Rc: number[], Sc: number[]
  */
 export function revDownQuadKernel(this: KT, Rp: number[], Rc: number[], Sc: number[], A: number[]): number[] {
   const a = A[this.thread.x * this.constants.N + this.thread.y];
-  let s = Rp[(idiv(this.thread.z * 4, this.constants.G) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+  const p = idiv(this.thread.z * 4, this.constants.G); // the parent (small: exact in a local)
+  let s = Rp[(iint(p) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
   for (let i = 0; i < this.constants.GM4; i++) {
-    const c = idiv(this.thread.z * 4, this.constants.G) * this.constants.G + this.constants.G - 1 - i;
-    const w = Sc[(c * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
-    const v = Rc[(c * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+    const c = iint(p) * this.constants.G + this.constants.G - 1 - i; // a child: small, exact in a local, but
+    // every local is f32 and c·N1·ED passes 2^24: indices take it back through iint
+    const w = Sc[(iint(c) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+    const v = Rc[(iint(c) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
     if (c > this.thread.z * 4 + 3 && c < this.constants.CC) s = v + Math.exp(a * w) * s;
   }
   const r3 = s;

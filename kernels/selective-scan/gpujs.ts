@@ -38,7 +38,7 @@
 // handles (immutable: the caller deletes them): out (L, ED) row-padded to ⌈L/chunk⌉·chunk rows (read
 // the first L rows; exactly L·ED with replay layout '1d'), hL (ED, N).
 import { type GpuHandle, type GpuJsLike, kernelSettings, laneStrides, laneView } from '../gpujs-types.js';
-import { idiv, ifix, integerHelpers } from '../gpujs-int.js';
+import { idiv, ifix, iint, integerHelpers } from '../gpujs-int.js';
 
 type Thread3 = { thread: { x: number; y: number; z: number } };
 type ScanConsts = { ED: number; N: number; T: number; NC: number; LS: number; BCS: number; BO: number; CO: number };
@@ -154,8 +154,8 @@ export function naiveFinalStateKernel(this: K, raw: number[], bias: number[], u:
 
 // ---- 'tree' scheme kernels (issue 6) ----
 // Integer helpers (exact integer division inside index expressions): kernels/gpujs-int.ts; the tree
-// kernels below call idiv inline and are built with `functions: integerHelpers`.
-export { idiv, ifix, integerHelpers };
+// kernels below call idiv inline (or hold a small quotient in a local, read back through iint) and are built with `functions: integerHelpers`.
+export { idiv, ifix, iint, integerHelpers };
 
 type TreeConsts = {
   ED: number; N: number; N1: number; T: number; TED: number; LS: number; BCS: number; BO: number; CO: number;
@@ -339,11 +339,12 @@ export function treeDownKernel(this: KT, Sp: number[], Sc: number[], A: number[]
  */
 export function treeDownQuadKernel(this: KT, Sp: number[], Sc: number[], A: number[]): number[] {
   const a = A[this.thread.x * this.constants.N + this.thread.y];
-  let s = Sp[(idiv(this.thread.z * 4, this.constants.G) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
+  const p = idiv(this.thread.z * 4, this.constants.G); // the parent (small: exact in a local)
+  let s = Sp[(iint(p) * this.constants.N + this.thread.y) * this.constants.ED + this.thread.x];
   for (let i = 0; i < this.constants.GM4; i++) {
-    const w = Sc[((idiv(this.thread.z * 4, this.constants.G) * this.constants.G + i) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
-    const v = Sc[((idiv(this.thread.z * 4, this.constants.G) * this.constants.G + i) * this.constants.N1 + this.thread.y) * this.constants.ED + this.thread.x];
-    if (idiv(this.thread.z * 4, this.constants.G) * this.constants.G + i < this.thread.z * 4) s = Math.exp(a * w) * s + v;
+    const w = Sc[((iint(p) * this.constants.G + i) * this.constants.N1 + this.constants.N) * this.constants.ED + this.thread.x];
+    const v = Sc[((iint(p) * this.constants.G + i) * this.constants.N1 + this.thread.y) * this.constants.ED + this.thread.x];
+    if (iint(p) * this.constants.G + i < this.thread.z * 4) s = Math.exp(a * w) * s + v;
   }
   if (this.constants.WC > 0 && (this.thread.z * 4 * this.constants.NS) % this.constants.WC === 0) s = 0;
   const r0 = s;
