@@ -52,6 +52,8 @@ type RowsThis = { thread: { x: number; y: number }; constants: { IN: number; WOU
  * multiply-adds, against one per multiply-add. webgpu only: built with laneStrides(1, 4·OUT, 0, OUT)
  * (kernels/gpujs-types.ts) the four values land as rows of (4·⌈L/4⌉, OUT) and are read through
  * laneView. Rows past L read clamped rows (WebGPU's robust buffer access) into padding rows.
+ * Also dX = dY·W of a (OUT, IN) weight: W is already the "Wᵀ" of this product, so the constants are
+ * IN := OUT, WOUT := IN, R0 = 0, XS := OUT, OUT := IN.
  */
 export function linearFwdTRows4(this: RowsThis, x: number[], WT: number[]): number[] {
   let s0 = 0;
@@ -64,22 +66,6 @@ export function linearFwdTRows4(this: RowsThis, x: number[], WT: number[]): numb
     s1 += x[(this.thread.y * 4 + 1) * this.constants.XS + i] * w;
     s2 += x[(this.thread.y * 4 + 2) * this.constants.XS + i] * w;
     s3 += x[(this.thread.y * 4 + 3) * this.constants.XS + i] * w;
-  }
-  return [s0, s1, s2, s3];
-}
-
-/** linearBwdX for four rows per thread (as linearFwdTRows4): thread (x = i, y = q), rows through laneStrides(1, 4·IN, 0, IN). */
-export function linearBwdXRows4(this: RowsThis, dY: number[], W: number[]): number[] {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  for (let o = 0; o < this.constants.OUT; o++) {
-    const w = W[o * this.constants.IN + this.thread.x];
-    s0 += dY[(this.thread.y * 4) * this.constants.OUT + o] * w;
-    s1 += dY[(this.thread.y * 4 + 1) * this.constants.OUT + o] * w;
-    s2 += dY[(this.thread.y * 4 + 2) * this.constants.OUT + o] * w;
-    s3 += dY[(this.thread.y * 4 + 3) * this.constants.OUT + o] * w;
   }
   return [s0, s1, s2, s3];
 }

@@ -35,7 +35,7 @@
 // few (T, ED) tensors), plus each layer's scan tree saved by pass 2's forward for its backward
 // (≈ 2·T/8·(N+1)·ED·4 B + T·ED·4 B); chunk-start states are tiny. T = 32,768 by default: 6.0 GiB peak on the H100.
 import { kernelSettings, laneStrides, laneView, type GpuHandle, type GpuJsLike } from '../../kernels/gpujs-types.js';
-import { linearBwdWSplit, linearBwdX, linearBwdXRows4, linearFwdT, linearFwdTRows4 } from '../../kernels/linear/gpujs.js';
+import { linearBwdWSplit, linearBwdX, linearFwdT, linearFwdTRows4 } from '../../kernels/linear/gpujs.js';
 import {
   convBwdBSplit, convBwdState, convBwdWSplit, convBwdWSplitWin, convBwdX, convBwdXWin, convFwd, convFwdWin, convStateOut,
 } from '../../kernels/conv1d/gpujs.js';
@@ -358,7 +358,8 @@ class Step {
 
   /** dX (Lc, IN) = dY (Lc, OUT) · W (OUT, IN). */
   private linBwdX(dY: H, W: H, Lc: number, IN: number, OUT: number): Promise<H> {
-    if (this.rows === 4) return this.rows4('linBwdX', linearBwdXRows4, IN, Lc, { IN, OUT, WOUT: 0, R0: 0, XS: 0 }, [dY, W]);
+    // dY·W is the forward kernel's product with W (OUT, IN) as its "Wᵀ": IN := OUT, WOUT := IN
+    if (this.rows === 4) return this.rows4('linBwdX', linearFwdTRows4, IN, Lc, { IN: OUT, WOUT: IN, R0: 0, XS: OUT, OUT: IN }, [dY, W]);
     return this.dev.k('linBwdX', linearBwdX, [IN, Lc], { L: Lc, IN, OUT }, [dY, W]);
   }
 

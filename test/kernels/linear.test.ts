@@ -2,7 +2,7 @@
 import test from 'ava';
 import { linearRef, linearBackwardRef } from '../../kernels/linear/ref.js';
 import { linear, linearBackward, gemmABt } from '../../kernels/linear/cpu.js';
-import { createLinearKernels, linearBwdXRows4, linearFwdTRows4 } from '../../kernels/linear/gpujs.js';
+import { createLinearKernels, linearFwdTRows4 } from '../../kernels/linear/gpujs.js';
 import { type GpuHandle, kernelSettings, laneStrides, laneView } from '../../kernels/gpujs-types.js';
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
 import { mulberry32, randn } from '../helpers/random.js';
@@ -109,7 +109,7 @@ test(`${probe.ok ? 'webgpu' : 'webasm'} linear chains device handles (pipeline: 
 // Four rows per thread (the training engine's forward and dX linears on webgpu): Array(4) results
 // stored as rows through laneStrides; L not a multiple of 4, a column slice of Wᵀ (R0, WOUT) and a
 // strided input (XS > IN), against the float64 reference.
-(probe.ok ? test : test.skip)('webgpu four-rows linears (forward through Wᵀ with a row slice and strided x, dX) == reference', async (t) => {
+(probe.ok ? test : test.skip)('webgpu four-rows linear (forward through Wᵀ with a row slice and strided x; dX through the same kernel) == reference', async (t) => {
   const gpu = await getGpu('webgpu');
   const rng = mulberry32(123);
   const [L, IN, OUT, R0, WOUT, XS] = [257, 19, 40, 7, 50, 23];
@@ -127,7 +127,7 @@ test(`${probe.ok ? 'webgpu' : 'webasm'} linear chains device handles (pipeline: 
     return readFlat(view);
   };
   const y = await rows(linearFwdTRows4, OUT, { IN, WOUT, R0, XS, OUT }, [f32(xs), f32(WT)]);
-  const dX = await rows(linearBwdXRows4, IN, { IN, OUT, WOUT: 0, R0: 0, XS: 0 }, [f32(dY), f32(Wslice)]);
+  const dX = await rows(linearFwdTRows4, IN, { IN: OUT, WOUT: IN, R0: 0, XS: OUT, OUT: IN }, [f32(dY), f32(Wslice)]); // dY·W: W as its "Wᵀ"
   const e = { y: maxRelErr(y, linearRef(x, Wslice, null, L, IN, OUT)), dX: maxRelErr(dX, linearBackwardRef(x, Wslice, dY, L, IN, OUT, false).dX) };
   t.log(`max rel err: y ${e.y.toExponential(2)}, dX ${e.dX.toExponential(2)}`);
   t.true(e.y < TOLERANCE.forward);
