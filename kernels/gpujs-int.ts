@@ -2,7 +2,8 @@
 // every part is a thread id, an Integer constant, a loop counter or a call of a helper declared with
 // Integer argument and return types; `/`, `%`, Math.floor and every local variable are f32 (exact only
 // below 2^24, and flat indices reach 2^26 and more). Pass `integerHelpers` as a kernel's `functions`
-// setting and call idiv inline inside index expressions (never through a local).
+// setting and call idiv inline inside index expressions, or hold a small quotient in a local and read
+// it back in each index through iint (a local used in an index directly turns the index into f32).
 
 /** Exact ⌊a / b⌋ for 0 ≤ a < 2^31, b ≥ 1, quotient < 2^22: an f32 estimate, then two integer corrections. */
 export function idiv(a: number, b: number): number {
@@ -25,5 +26,5 @@ export function iint(a: number): number {
 const intFn = (source: Function, args: string[]) => ({
   source, settings: { argumentTypes: Object.fromEntries(args.map((a) => [a, 'Integer'])), returnType: 'Integer' },
 });
-/** gpu.js `functions` setting that makes idiv (and its ifix) callable from a kernel. */
+/** gpu.js `functions` setting that makes idiv (and its ifix) and iint callable from a kernel. */
 export const integerHelpers = [intFn(idiv, ['a', 'b']), intFn(ifix, ['a', 'b', 'q']), intFn(iint, ['a'])];
