@@ -720,6 +720,53 @@ export function bwdTreeSources(N: number, T: number, layout: BwdLayout, full: bo
 }
 
 /**
+ * The dA partials (bwdTreeSources' dA) with four states per thread, N a multiple of 4: grid
+ * [ED, N/4, ⌈NC/K⌉], thread (d, m, z) sums for n = 4m … 4m+3 over chunks z·K … z·K+K−1, returning
+ * `Array(4)`; δ, u and dy are loaded once for the four states (the one-state kernel loads them in each
+ * of N threads). Stored with laneStrides(1, 4·ED, N·ED, ED) into (⌈NC/K⌉, N, ED), the layout of the
+ * one-state kernel's output.
+ */
+export function bwdDAQuadSource(T: number, full: boolean): string {
+  if (!(Number.isInteger(T) && T >= 1 && T <= BWD_TREE_MAX_T)) throw new RangeError(`selective scan backward: tree kernels generated for 1 ≤ T ≤ ${BWD_TREE_MAX_T}, got ${T}`);
+  const c = 'this.constants';
+  const ks = range(T), js = [0, 1, 2, 3];
+  const ch = `(this.thread.z * ${c}.K + q)`;
+  const n = (j: number) => `this.thread.y * 4 + ${j}`;
+  const rowA = (k: number) => `(${ch} * ${c}.T + ${k}) * ${c}.ED + this.thread.x`;
+  const bc = (k: number, off: 'BO' | 'CO', j: number) => `BC[(${ch} * ${c}.T + ${k}) * ${c}.BCS + ${c}.${off} + ${n(j)}]`;
+  return [
+    'function bwdDAQuadKernel(delta, u, dy, A, BC, S, P) {',
+    ...js.map((j) => `  const a${j} = A[this.thread.x * ${c}.N + ${n(j)}];`),
+    ...js.map((j) => `  let s${j} = 0;`),
+    `  for (let q = 0; q < ${c}.K; q++) {`,
+    ...js.map((j) => `    let h${j} = S[(${ch} * ${c}.N + ${n(j)}) * ${c}.ED + this.thread.x];`),
+    ...ks.flatMap((k) => [
+      `    const l${k} = delta[${rowA(k)}];`,
+      `    const w${k} = l${k} * u[${rowA(k)}];`,
+      ...js.flatMap((j) => [
+        `    const e${k}_${j} = Math.exp(l${k} * a${j});`,
+        `    const p${k}_${j} = h${j};`,
+        `    h${j} = e${k}_${j} * h${j} + w${k} * ${bc(k, 'BO', j)};`,
+      ]),
+    ]),
+    ...js.map((j) => `    let g${j} = P[(${ch} * ${c}.N + ${n(j)}) * ${c}.ED + this.thread.x];`),
+    ...ks.slice().reverse().map((k) => [
+      full ? '    {' : `    if (${ch} * ${c}.T + ${k} < ${c}.LS) {`,
+      `      const y${k} = dy[${rowA(k)}];`,
+      ...js.flatMap((j) => [
+        `      g${j} += y${k} * ${bc(k, 'CO', j)};`,
+        `      s${j} += g${j} * l${k} * e${k}_${j} * p${k}_${j};`,
+        `      g${j} = e${k}_${j} * g${j};`,
+      ]),
+      '    }',
+    ].join('\n')),
+    '  }',
+    '  return [s0, s1, s2, s3];',
+    '}',
+  ].join('\n');
+}
+
+/**
  * gpu.js sources of the 'quad' layout's per-position kernels (T a multiple of 4, no sub-chunks): each
  * thread computes four consecutive positions 4q … 4q+3 of chunk z (q = thread y) and returns them as
  * `Array(4)`, so one replay serves four outputs (at T = 8 the replays cost 1.5 forward / 1.5 backward
@@ -892,7 +939,7 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     '  return [s0, s1, s2, s3];',
     '}',
   ].join('\n');
-  return { dZ, dU, dRaw, dC, dB };
+  return { dZ, dU, dRaw, dC, dB, dA: N % 4 === 0 ? bwdDAQuadSource(T, full) : undefined };
 }
 
 /**
@@ -1190,7 +1237,15 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     await profile('dB');
     // dA: per (group of K sub-chunks, d, n) partials, then row sums down to ≤ SUM_ROWS rows, transposed to (ED, N)
     let R = Math.ceil(NCs / DAK);
-    let M = await call('dAp', src.dA, [ED, N, R], sub, [delta, a.u, dy, a.A, a.BC, S, P]); // (R, N, ED)
+    let M: unknown;
+    if (qs?.dA) {
+      // four states per thread (bwdDAQuadSource), stored in the one-state kernel's (R, N, ED) layout
+      const stored = await call('dAq', qs!.dA!, [ED, N / 4, R], { ...sub, ...laneStrides(1, 4 * ED, N * ED, ED) }, [delta, a.u, dy, a.A, a.BC, S, P], { returnType: 'Array(4)' }) as GpuHandle;
+      M = laneView(stored, R * N * ED);
+      stored.delete();
+    } else {
+      M = await call('dAp', src.dA, [ED, N, R], sub, [delta, a.u, dy, a.A, a.BC, S, P]); // (R, N, ED)
+    }
     for (let s = 0; R > SUM_ROWS; s++) {
       M = await call(`dAs${s}`, rowSumKernel, [ED * N, Math.ceil(R / SUM_ROWS)], { ...base, R, X: ED * N }, [M]);
       R = Math.ceil(R / SUM_ROWS);
