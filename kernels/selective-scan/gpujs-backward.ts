@@ -323,6 +323,38 @@ export function revLeafFullKernel(this: KT, delta: number[], dy: number[], A: nu
 }
 
 /**
+ * revLeafKernel with four states per thread (N a multiple of 4): grid [ED, N/4, NC], returning
+ * `Array(4)` for n = 4y … 4y+3; δ and dy loaded once for the four. Stored with laneStrides(1, 4·ED,
+ * N·ED, ED) into revLeafKernel's (NC, N, ED). Tokens past LS are skipped.
+ */
+export function revLeafQuadKernel(this: KT, delta: number[], dy: number[], A: number[], BC: number[]): number[] {
+  if (this.constants.WC > 0 && this.thread.z % this.constants.WC === 0) return [0, 0, 0, 0]; // as revLeafKernel
+  const a0 = A[this.thread.x * this.constants.N + this.thread.y * 4];
+  const a1 = A[this.thread.x * this.constants.N + this.thread.y * 4 + 1];
+  const a2 = A[this.thread.x * this.constants.N + this.thread.y * 4 + 2];
+  const a3 = A[this.thread.x * this.constants.N + this.thread.y * 4 + 3];
+  let g0 = 0;
+  let g1 = 0;
+  let g2 = 0;
+  let g3 = 0;
+  for (let j = 0; j < this.constants.T; j++) {
+    const dl = delta[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x];
+    const dk = dy[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x];
+    const c0 = BC[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.BCS + this.constants.CO + this.thread.y * 4];
+    const c1 = BC[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.BCS + this.constants.CO + this.thread.y * 4 + 1];
+    const c2 = BC[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.BCS + this.constants.CO + this.thread.y * 4 + 2];
+    const c3 = BC[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.BCS + this.constants.CO + this.thread.y * 4 + 3];
+    if (this.thread.z * this.constants.T + this.constants.T - 1 - j < this.constants.LS) {
+      g0 = Math.exp(dl * a0) * (g0 + dk * c0);
+      g1 = Math.exp(dl * a1) * (g1 + dk * c1);
+      g2 = Math.exp(dl * a2) * (g2 + dk * c2);
+      g3 = Math.exp(dl * a3) * (g3 + dk * c3);
+    }
+  }
+  return [g0, g1, g2, g3];
+}
+
+/**
  * Reverse up one level, grid [ED, N, count]: a group's carry-out from a zero carry-in, combining its
  * children right to left, s = v_i + e^{A·W_i}·s (v from the reverse level below, W = Σδ from the
  * forward tree's slot N of the same level). Layout (count, N, ED).
@@ -1182,7 +1214,14 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     }
     await profile('forward tree');
     // reverse tree: P = carry entering each sub-chunk from the right; slot NT of its top = dh0
-    const rs: unknown[] = [await call('rleaf', L % T === 0 ? revLeafFullKernel : revLeafKernel, [ED, N, NC], base, [delta, dy, a.A, a.BC])]; // (NC, N, ED)
+    const rs: unknown[] = [];
+    if (quad && N % 4 === 0) {
+      const stored = await call('rleafq', revLeafQuadKernel, [ED, N / 4, NC], { ...base, ...laneStrides(1, 4 * ED, N * ED, ED) }, [delta, dy, a.A, a.BC], { returnType: 'Array(4)' }) as GpuHandle;
+      rs.push(laneView(stored, NC * N * ED)); // (NC, N, ED)
+      stored.delete();
+    } else {
+      rs.push(await call('rleaf', L % T === 0 ? revLeafFullKernel : revLeafKernel, [ED, N, NC], base, [delta, dy, a.A, a.BC])); // (NC, N, ED)
+    }
     for (let l = 1; l <= top; l++) rs.push(await call(`rup${l}`, revUpKernel, [ED, N, counts[l]], level(l), [rs[l - 1], sums[l - 1], a.A]));
     const rtop = await call('rtop', revTopKernel, [ED, N, counts[top] + 1], { ...base, N1: n1(top) }, [rs[top], sums[top], a.A, a.dhL]); // (NT+1, N, ED)
     let P = rtop;
