@@ -74,12 +74,16 @@ export function laneStrides(sx: number, sy: number, sz: number, sk: number): Rec
 }
 
 /**
- * flatView of a result stored with laneStrides. Throws if gpu.js did not apply the strides (an
- * unpatched or different gpu.js would have written the blocked layout instead).
+ * A result stored with laneStrides, seen as `count` plain floats: takes the kernel's handle over
+ * (returns a flatView of it and deletes the handle itself), so callers hold one handle. Throws, handle
+ * untouched, if gpu.js did not apply the strides (an unpatched or different gpu.js would have written
+ * the blocked layout instead).
  */
 export function laneView(handle: GpuHandle, count: number): GpuHandle {
   if ((handle as { kernel?: { laneStrided?: boolean } }).kernel?.laneStrided !== true) {
     throw new Error('laneView: the kernel was built without strided stores (src/backend/gpujs/lane-strides.ts is not installed, or gpu.js is not 2.24.1)');
   }
-  return flatView(handle, count);
+  const view = flatView(handle, count);
+  handle.delete();
+  return view;
 }

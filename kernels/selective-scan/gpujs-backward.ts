@@ -27,7 +27,7 @@
 //     dU (t, d)     backward replay P[c] → g_t; dU = dy·D + δ·Σ_n g_t·B_t
 //     dRaw (t, d)   both replays (T exps per n over disjoint ranges); softplus' = 1 − e^{−δ}
 //     dC, dB (t, n) loop over d with a one-state replay each (Σ_d dy·h_t, Σ_d g_t·δ·u); 'quad': the
-//                   d loop split over up to 8 threads, their partials summed while unblocked
+//                   d loop split over up to 16 threads, their partials summed while unblocked
 //     dA            per (group of K chunks, d, n): forward walk keeping T states, backward walk;
 //                   partials summed over groups (row-sum stages of ≤ 64 rows)
 //     dD, dΔbias    row sums of dy·u and of dRaw; dh0 = slot NT of the reverse top, transposed
@@ -1183,22 +1183,21 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     // or to the sub-chunks) comes below — or all of it as the forward saved it
     let sums: unknown[];
     let S: unknown;
+    /** a kernel returning Array(P), its values stored with laneStrides(...strides), seen as `count` floats */
+    const lanes = async (role: string, fn: Function | string, grid: number[], c: Record<string, number>, strides: [number, number, number, number],
+      args: unknown[], count: number, P = 4, extra: Record<string, unknown> = {}, keepIt = false) =>
+      laneView(await call(role, fn, grid, { ...c, ...laneStrides(...strides) }, args, { returnType: `Array(${P})`, ...extra }, keepIt) as GpuHandle, count);
     // a down step with four children per thread: their starts (or carries) stored as rows
-    const quadDown = async (role: string, fn: Function, l: number, args: unknown[]) => {
+    const quadDown = (role: string, fn: Function, l: number, args: unknown[]) => {
       const q = counts[l] * fanIn[l - 1] / 4;
-      const stored = await call(role, fn, [ED, N, q], { ...level(l), GM4: fanIn[l - 1] - 4, ...laneStrides(1, ED, 4 * N * ED, N * ED) }, args, { returnType: 'Array(4)', ...fns }) as GpuHandle;
-      const view = laneView(stored, 4 * q * N * ED); // (4·q ≥ counts[l-1], N, ED)
-      stored.delete();
-      return view;
+      return lanes(role, fn, [ED, N, q], { ...level(l), GM4: fanIn[l - 1] - 4 }, [1, ED, 4 * N * ED, N * ED], args, 4 * q * N * ED, 4, fns); // (4·q ≥ counts[l-1], N, ED)
     };
     if (sv) {
       sums = sv.sums;
       S = sv.starts;
     } else {
       if (NL === N + 4) {
-        const stored = await call('leafq', treeLeafQuadKernel, [ED, N / 4 + 1, NC], { ...base, ...laneStrides(1, 4 * ED, NL * ED, ED) }, [delta, a.u, a.A, a.BC], { returnType: 'Array(4)' }) as GpuHandle;
-        sums = [laneView(stored, NC * NL * ED)]; // (NC, N+4, ED)
-        stored.delete();
+        sums = [await lanes('leafq', treeLeafQuadKernel, [ED, N / 4 + 1, NC], base, [1, 4 * ED, NL * ED, ED], [delta, a.u, a.A, a.BC], NC * NL * ED)]; // (NC, N+4, ED)
       } else {
         sums = [await call('leaf', L % T === 0 ? treeLeafFullKernel : treeLeafKernel, [ED, N + 1, NC], base, [delta, a.u, a.A, a.BC])]; // (NC, N+1, ED)
       }
@@ -1216,9 +1215,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     // reverse tree: P = carry entering each sub-chunk from the right; slot NT of its top = dh0
     const rs: unknown[] = [];
     if (quad && N % 4 === 0) {
-      const stored = await call('rleafq', revLeafQuadKernel, [ED, N / 4, NC], { ...base, ...laneStrides(1, 4 * ED, N * ED, ED) }, [delta, dy, a.A, a.BC], { returnType: 'Array(4)' }) as GpuHandle;
-      rs.push(laneView(stored, NC * N * ED)); // (NC, N, ED)
-      stored.delete();
+      rs.push(await lanes('rleafq', revLeafQuadKernel, [ED, N / 4, NC], base, [1, 4 * ED, N * ED, ED], [delta, dy, a.A, a.BC], NC * N * ED)); // (NC, N, ED)
     } else {
       rs.push(await call('rleaf', L % T === 0 ? revLeafFullKernel : revLeafKernel, [ED, N, NC], base, [delta, dy, a.A, a.BC])); // (NC, N, ED)
     }
@@ -1241,11 +1238,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     const viaQuad = async (name: string, fn: string, W: number, args: unknown[], P = 4, splits = 1) => {
       if (splits === 1) {
         // stored straight into rows: thread (w, q, c) writes rows c·T + P·q + j (lane-strides.ts)
-        const c = { ...base, TQ: T - 4, TR: T - P, ...laneStrides(1, P * W, T * W, W) };
-        const stored = await call(`${name}q`, fn, [W, T / P, NC], c, args, { returnType: `Array(${P})` }, keep) as GpuHandle;
-        const rows = laneView(stored, NC * T * W);
-        stored.delete();
-        return rows;
+        return lanes(`${name}q`, fn, [W, T / P, NC], { ...base, TQ: T - 4, TR: T - P }, [1, P * W, T * W, W], args, NC * T * W, P, {}, keep);
       }
       const blocked = await call(`${name}q`, fn, [splits * W, T / P, NC], { ...base, TQ: T - 4, TR: T - P, DD: ED / splits }, args, { returnType: `Array(${P})`, ...fns }) as GpuHandle;
       const view = flatView(blocked, NC * T * W * splits);
@@ -1279,9 +1272,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     let M: unknown;
     if (qs?.dA) {
       // four states per thread (bwdDAQuadSource), stored in the one-state kernel's (R, N, ED) layout
-      const stored = await call('dAq', qs!.dA!, [ED, N / 4, R], { ...sub, ...laneStrides(1, 4 * ED, N * ED, ED) }, [delta, a.u, dy, a.A, a.BC, S, P], { returnType: 'Array(4)' }) as GpuHandle;
-      M = laneView(stored, R * N * ED);
-      stored.delete();
+      M = await lanes('dAq', qs.dA, [ED, N / 4, R], sub, [1, 4 * ED, N * ED, ED], [delta, a.u, dy, a.A, a.BC, S, P], R * N * ED);
     } else {
       M = await call('dAp', src.dA, [ED, N, R], sub, [delta, a.u, dy, a.A, a.BC, S, P]); // (R, N, ED)
     }

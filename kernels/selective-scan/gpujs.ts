@@ -673,9 +673,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const NL = leafSlots(N, quad), n1 = (l: number) => (l === 0 ? NL : N + 1); // slots per node of level l
     if (NL === N + 4) {
       const kl = kernel('leafq', treeLeafQuadKernel, [ED, N / 4 + 1, NC], { ...base, ...laneStrides(1, 4 * ED, NL * ED, ED) }, kinds(s.u, s.A, s.BC), { ...kept, returnType: 'Array(4)' });
-      const stored = await kl(delta, s.u, s.A, s.BC) as GpuHandle;
-      sums.push(laneView(stored, NC * NL * ED)); // (NC, N+4, ED)
-      stored.delete();
+      sums.push(laneView(await kl(delta, s.u, s.A, s.BC) as GpuHandle, NC * NL * ED)); // (NC, N+4, ED)
     } else {
       const kl = kernel('leaf', LS % T === 0 ? treeLeafFullKernel : treeLeafKernel, [ED, N + 1, NC], base, kinds(s.u, s.A, s.BC), kept);
       sums.push(await kl(delta, s.u, s.A, s.BC)); // (NC, N+1, ED)
@@ -697,9 +695,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
         const q = counts[l] * fanIn[l - 1] / 4;
         const kdq = kernel(`downq${l}`, treeDownQuadKernel, [ED, N, q], { ...c, GM4: fanIn[l - 1] - 4, ...laneStrides(1, ED, 4 * N * ED, N * ED) }, kinds(s.A),
           { ...(l === 1 ? kept : pipe), returnType: 'Array(4)', functions: integerHelpers });
-        const stored = await kdq(starts, sums[l - 1], s.A) as GpuHandle;
-        starts = laneView(stored, 4 * q * N * ED); // (4·q ≥ counts[l-1], N, ED)
-        stored.delete();
+        starts = laneView(await kdq(starts, sums[l - 1], s.A) as GpuHandle, 4 * q * N * ED); // (4·q ≥ counts[l-1], N, ED)
       } else {
         const kdn = kernel(`down${l}`, treeDownKernel, [ED, N, counts[l - 1]], c, kinds(s.A),
           l === 1 ? { ...kept, functions: integerHelpers } : fns); // the chunk starts are saved
@@ -713,9 +709,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
       // c·T + 4q + j (lane-strides.ts)
       const rows = laneStrides(1, 4 * ED, T * ED, ED);
       const kq = kernel('outq', quadSource, [ED, T / 4, NC], { ...base, TQ: T - 4, ...rows }, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, returnType: 'Array(4)' });
-      const stored = await kq(delta, s.u, s.A, s.BC, s.D, s.z, starts) as GpuHandle;
-      out = laneView(stored, NC * T * ED); // (NC·T, ED)
-      stored.delete();
+      out = laneView(await kq(delta, s.u, s.A, s.BC, s.D, s.z, starts) as GpuHandle, NC * T * ED); // (NC·T, ED)
       await profile('out');
     } else {
       const ko = kernel('out', replaySource, replayLayout === '1d' ? [LS * ED] : [ED, T, NC], base, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: keep, immutable: keep, functions: integerHelpers });

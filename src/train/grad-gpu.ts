@@ -366,9 +366,7 @@ class Step {
   /** A four-rows-per-thread kernel's (Lc, W) result, stored as rows (padded to 4·⌈Lc/4⌉; lane-strides.ts). */
   private async rows4(name: string, fn: Function, W: number, Lc: number, ints: Record<string, number>, args: unknown[]): Promise<H> {
     const stored = await this.dev.k(`${name}4`, fn, [W, Math.ceil(Lc / 4)], { ...ints, ...laneStrides(1, 4 * W, 0, W) }, args, { extra: { returnType: 'Array(4)' } });
-    const rows = laneView(stored, Lc * W) as H;
-    stored.delete();
-    return rows;
+    return laneView(stored, Lc * W) as H;
   }
 
   async lossAndGrads(weights: MambaWeights, batch: Batch): Promise<LossAndGrads> {

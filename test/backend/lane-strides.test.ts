@@ -57,8 +57,7 @@ function quadRows(this: { thread: { x: number; y: number; z: number }; constants
   const W = 5, Q = 3, C = 7, T = 4 * Q;
   const k = gpu.createKernel(quadRows, { ...kernelSettings([W, Q, C], { T, ...laneStrides(1, 4 * W, T * W, W) }, {}, { pipeline: true, immutable: true }), returnType: 'Array(4)' });
   const stored = await k() as GpuHandle;
-  const rows = laneView(stored, C * T * W);
-  stored.delete();
+  const rows = laneView(stored, C * T * W); // takes the handle over
   const got = await rows.toArray() as Float32Array;
   rows.delete();
   let bad = 0;

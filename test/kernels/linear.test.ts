@@ -122,8 +122,7 @@ test(`${probe.ok ? 'webgpu' : 'webasm'} linear chains device handles (pipeline: 
   const rows = async (fn: Function, Wd: number, ints: Record<string, number>, args: Float32Array[]) => {
     const k = gpu.createKernel(fn, { ...kernelSettings([Wd, Math.ceil(L / 4)], { ...ints, ...laneStrides(1, 4 * Wd, 0, Wd) }, {}, { pipeline: true, immutable: true }), returnType: 'Array(4)' });
     const stored = await k(...args) as GpuHandle;
-    const view = laneView(stored, L * Wd);
-    stored.delete();
+    const view = laneView(stored, L * Wd); // takes the handle over
     return readFlat(view);
   };
   const y = await rows(linearFwdTRows4, OUT, { IN, WOUT, R0, XS, OUT }, [f32(xs), f32(WT)]);

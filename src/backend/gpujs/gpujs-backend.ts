@@ -234,9 +234,7 @@ export class GpuJsBackend implements Backend {
       const k = this.cached(`linearT4 ${L} ${IN} ${OUT} ${WR} ${r0} ${this.len(x)}`, () => this.gpu.createKernel(linearFwdTRows4, {
         ...kernelSettings([OUT, Math.ceil(L / 4)], { IN, WOUT: WR, R0: r0, XS: IN, OUT, ...laneStrides(1, 4 * OUT, 0, OUT) }, {}, this.opts), returnType: 'Array(4)',
       }));
-      const stored = await k(this.t(x), this.t(WT)) as GpuHandle;
-      y = laneView(stored, L * OUT); // (L, OUT) rows of a (4·⌈L/4⌉, OUT) buffer
-      stored.delete();
+      y = laneView(await k(this.t(x), this.t(WT)) as GpuHandle, L * OUT); // (L, OUT) rows of a (4·⌈L/4⌉, OUT) buffer
     } else if (r0 === 0 && r1 === WR) {
       const k = this.cached(`linear ${L} ${IN} ${OUT} ${sizes}`, () => createLinearKernels(this.gpu, { L, IN, OUT, bias: false }, this.opts));
       y = k.forward(this.t(x), this.t(W));
