@@ -70,6 +70,34 @@ export function linearFwdTRows4(this: RowsThis, x: number[], WT: number[]): numb
   return [s0, s1, s2, s3];
 }
 
+type TileThis = { thread: { x: number; y: number }; constants: { IN: number; WOUT: number; R0: number; XS: number; OH: number } };
+
+/**
+ * linearFwdT for a 2 × 2 tile per thread: thread (x = o < OH, y = q) returns y[2q + r, o + j·OH] for
+ * (r, j) = (0, 0), (0, 1), (1, 0), (1, 1) with OH = OUT / 2 (OUT even). Each step loads two weights
+ * (two coalesced runs) and two inputs (warp-wide broadcasts) for four multiply-adds: four loads where
+ * linearFwdTRows4 has five. webgpu only: built with laneStrides(1, 2·OUT, 0, OH) the four values land as
+ * rows of (2·⌈L/2⌉, OUT) — lane c at row 2q + (c >> 1), column o + (c & 1)·OH, which is 2q·OUT + o + c·OH.
+ * Also dX = dY·W with the constants of linearFwdTRows4.
+ */
+export function linearFwdT22(this: TileThis, x: number[], WT: number[]): number[] {
+  let s00 = 0;
+  let s01 = 0;
+  let s10 = 0;
+  let s11 = 0;
+  for (let i = 0; i < this.constants.IN; i++) {
+    const w0 = WT[i * this.constants.WOUT + this.constants.R0 + this.thread.x];
+    const w1 = WT[i * this.constants.WOUT + this.constants.R0 + this.thread.x + this.constants.OH];
+    const a0 = x[(this.thread.y * 2) * this.constants.XS + i];
+    const a1 = x[(this.thread.y * 2 + 1) * this.constants.XS + i];
+    s00 += a0 * w0;
+    s01 += a0 * w1;
+    s10 += a1 * w0;
+    s11 += a1 * w1;
+  }
+  return [s00, s01, s10, s11];
+}
+
 /** dX[t, i] = Σ_o dY[t, o] W[o, i]; thread (x = i, y = t). */
 export function linearBwdX(this: This, dY: number[], W: number[]): number {
   let s = 0;
@@ -109,6 +137,71 @@ export function linearBwdWSplit(this: SplitThis, dY: number[], x: number[]): num
     const v = dY[(this.thread.z * this.constants.TS + k) * this.constants.OUT + this.thread.y] *
       x[(this.thread.z * this.constants.TS + k) * this.constants.XS + this.thread.x];
     if (this.thread.z * this.constants.TS + k < this.constants.L) s += v;
+  }
+  return s;
+}
+
+interface Split22This {
+  thread: { x: number; y: number; z: number };
+  constants: { L: number; OUT: number; TS: number; XS: number; IH: number };
+}
+
+/**
+ * linearBwdWSplit for a 2 × 2 tile per thread: thread (x = i < IH, y = p, z = s) returns the partials
+ * P[s, 2p + r, i + j·IH] for (r, j) = (0, 0), (0, 1), (1, 0), (1, 1), IH = IN / 2 (IN and OUT even).
+ * Each token loads two dY values (warp-wide broadcasts) and two x values (coalesced runs) for four
+ * multiply-adds, against two loads per multiply-add in linearBwdWSplit. webgpu only: built with
+ * laneStrides(1, 2·IN, OUT·IN, IH) the values land in P's (S, OUT, IN) layout — lane c at row 2p + (c >> 1),
+ * column i + (c & 1)·IH, which is s·OUT·IN + 2p·IN + i + c·IH.
+ */
+export function linearBwdWSplit22(this: Split22This, dY: number[], x: number[]): number[] {
+  let s00 = 0;
+  let s01 = 0;
+  let s10 = 0;
+  let s11 = 0;
+  for (let k = 0; k < this.constants.TS; k++) {
+    const a0 = dY[(this.thread.z * this.constants.TS + k) * this.constants.OUT + this.thread.y * 2];
+    const a1 = dY[(this.thread.z * this.constants.TS + k) * this.constants.OUT + this.thread.y * 2 + 1];
+    const b0 = x[(this.thread.z * this.constants.TS + k) * this.constants.XS + this.thread.x];
+    const b1 = x[(this.thread.z * this.constants.TS + k) * this.constants.XS + this.thread.x + this.constants.IH];
+    if (this.thread.z * this.constants.TS + k < this.constants.L) {
+      s00 += a0 * b0;
+      s01 += a0 * b1;
+      s10 += a1 * b0;
+      s11 += a1 * b1;
+    }
+  }
+  return [s00, s01, s10, s11];
+}
+
+/**
+ * linearBwdWSplit22 for L a multiple of TS: no predicate (every split is full), so the compiler is free
+ * to keep the loads of several steps in flight.
+ */
+export function linearBwdWSplit22Full(this: Split22This, dY: number[], x: number[]): number[] {
+  let s00 = 0;
+  let s01 = 0;
+  let s10 = 0;
+  let s11 = 0;
+  for (let k = 0; k < this.constants.TS; k++) {
+    const a0 = dY[(this.thread.z * this.constants.TS + k) * this.constants.OUT + this.thread.y * 2];
+    const a1 = dY[(this.thread.z * this.constants.TS + k) * this.constants.OUT + this.thread.y * 2 + 1];
+    const b0 = x[(this.thread.z * this.constants.TS + k) * this.constants.XS + this.thread.x];
+    const b1 = x[(this.thread.z * this.constants.TS + k) * this.constants.XS + this.thread.x + this.constants.IH];
+    s00 += a0 * b0;
+    s01 += a0 * b1;
+    s10 += a1 * b0;
+    s11 += a1 * b1;
+  }
+  return [s00, s01, s10, s11];
+}
+
+/** linearBwdWSplit for L a multiple of TS: no predicate. */
+export function linearBwdWSplitFull(this: SplitThis, dY: number[], x: number[]): number {
+  let s = 0;
+  for (let k = 0; k < this.constants.TS; k++) {
+    s += dY[(this.thread.z * this.constants.TS + k) * this.constants.OUT + this.thread.y] *
+      x[(this.thread.z * this.constants.TS + k) * this.constants.XS + this.thread.x];
   }
   return s;
 }

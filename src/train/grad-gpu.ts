@@ -35,7 +35,7 @@
 // few (T, ED) tensors), plus each layer's scan tree saved by pass 2's forward for its backward
 // (≈ 2·T/8·(N+1)·ED·4 B + T·ED·4 B); chunk-start states are tiny. T = 32,768 by default: 6.0 GiB peak on the H100.
 import { kernelSettings, laneStrides, laneView, type GpuHandle, type GpuJsLike } from '../../kernels/gpujs-types.js';
-import { linearBwdWSplit, linearBwdX, linearFwdT, linearFwdTRows4 } from '../../kernels/linear/gpujs.js';
+import { linearBwdWSplit, linearBwdWSplit22Full, linearBwdX, linearFwdT, linearFwdT22, linearFwdTRows4 } from '../../kernels/linear/gpujs.js';
 import {
   convBwdBSplit, convBwdState, convBwdWSplit, convBwdWSplitWin, convBwdX, convBwdXWin, convFwd, convFwdWin, convStateOut,
 } from '../../kernels/conv1d/gpujs.js';
@@ -98,10 +98,13 @@ export interface GpuGradOptions {
   /** benchmarks: the scan backward's dC/dB d-split (gpujs-backward.ts `tune.dSplit`; default its own) */
   scanDSplit?: number;
   /**
-   * rows per thread of the forward and dX linears: 4 (`Array(4)` results stored as rows through
-   * laneStrides: one weight load per four multiply-adds) or 1 (default 4)
+   * outputs per thread of the linears (kernels/linear/gpujs.ts): '2x2' (default) — forward and dX as
+   * 2 × 2 tiles (linearFwdT22), dW as 2 × 2 tiles of split partials without a predicate
+   * (linearBwdWSplit22Full) where the shapes are even and the chunk is a multiple of the split;
+   * 'rows4' — forward and dX four rows per thread (linearFwdTRows4), dW one output; '1' — one output
+   * per thread everywhere. Four-value results are stored in place through laneStrides.
    */
-  linearRows?: 1 | 4;
+  linearTile?: '1' | 'rows4' | '2x2';
   /**
    * record the kernel calls into one command encoder and compute pass between flushes (submit-batcher.ts
    * `sharePasses`; default true; needs batchSubmits). Off while a pass timer runs (it times passes).
@@ -281,7 +284,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
       && scan.bwd.sub === scan.bwd.chunk && batch.L % scan.fwd.chunk === 0 && batch.L % scan.bwd.chunk === 0
       ? Math.min(batch.B, Math.floor(T / batch.L)) : 1;
     T = Math.min(T, batch.L);
-    const run = new Step(dev, config, d, scan, T, TS, windowsPerChunk, options.shareScanTree ?? true, options.linearRows ?? 4);
+    const run = new Step(dev, config, d, scan, T, TS, windowsPerChunk, options.shareScanTree ?? true, options.linearTile ?? '2x2');
     try {
       return await run.lossAndGrads(weights, batch);
     } finally {
@@ -306,7 +309,7 @@ class Step {
 
   constructor(private readonly dev: Dev, private readonly config: MambaConfig, private readonly d: MambaDims,
     private readonly scan: { fwd: ReturnType<typeof createSelectiveScanKernels>; bwd: ReturnType<typeof createSelectiveScanBackwardKernels> },
-    private readonly T: number, private readonly TS: number, private readonly windowsPerChunk = 1, share = true, private readonly rows: 1 | 4 = 4) {
+    private readonly T: number, private readonly TS: number, private readonly windowsPerChunk = 1, share = true, private readonly tile: '1' | 'rows4' | '2x2' = '2x2') {
     this.eps = config.normEps;
     this.floats = { EPS: this.eps };
     const { fwd, bwd } = scan;
@@ -352,21 +355,47 @@ class Step {
 
   /** y (Lc, OUT) = x (Lc, IN; rows XS apart) · rows [R0, R0+OUT) of W, through Wᵀ (IN, WOUT). */
   private linFwd(x: H, WT: H, Lc: number, IN: number, OUT: number, WOUT: number, R0 = 0, XS = IN): Promise<H> {
-    if (this.rows === 4) return this.rows4('linFwd', linearFwdTRows4, OUT, Lc, { IN, WOUT, R0, XS, OUT }, [x, WT]);
+    if (this.tile === '2x2' && OUT % 2 === 0) return this.tile22('linFwd', OUT, Lc, { IN, WOUT, R0, XS }, [x, WT]);
+    if (this.tile !== '1') return this.rows4('linFwd', OUT, Lc, { IN, WOUT, R0, XS, OUT }, [x, WT]);
     return this.dev.k('linFwd', linearFwdT, [OUT, Lc], { IN, WOUT, R0, XS }, [x, WT]);
   }
 
   /** dX (Lc, IN) = dY (Lc, OUT) · W (OUT, IN). */
   private linBwdX(dY: H, W: H, Lc: number, IN: number, OUT: number): Promise<H> {
     // dY·W is the forward kernel's product with W (OUT, IN) as its "Wᵀ": IN := OUT, WOUT := IN
-    if (this.rows === 4) return this.rows4('linBwdX', linearFwdTRows4, IN, Lc, { IN: OUT, WOUT: IN, R0: 0, XS: OUT, OUT: IN }, [dY, W]);
+    if (this.tile === '2x2' && IN % 2 === 0) return this.tile22('linBwdX', IN, Lc, { IN: OUT, WOUT: IN, R0: 0, XS: OUT }, [dY, W]);
+    if (this.tile !== '1') return this.rows4('linBwdX', IN, Lc, { IN: OUT, WOUT: IN, R0: 0, XS: OUT, OUT: IN }, [dY, W]);
     return this.dev.k('linBwdX', linearBwdX, [IN, Lc], { L: Lc, IN, OUT }, [dY, W]);
   }
 
-  /** A four-rows-per-thread kernel's (Lc, W) result, stored as rows (padded to 4·⌈Lc/4⌉; lane-strides.ts). */
-  private async rows4(name: string, fn: Function, W: number, Lc: number, ints: Record<string, number>, args: unknown[]): Promise<H> {
-    const stored = await this.dev.k(`${name}4`, fn, [W, Math.ceil(Lc / 4)], { ...ints, ...laneStrides(1, 4 * W, 0, W) }, args, { extra: { returnType: 'Array(4)' } });
+  /** linearFwdTRows4's (Lc, W) result, stored as rows (padded to 4·⌈Lc/4⌉; lane-strides.ts). */
+  private async rows4(name: string, W: number, Lc: number, ints: Record<string, number>, args: unknown[]): Promise<H> {
+    const stored = await this.dev.k(`${name}4`, linearFwdTRows4, [W, Math.ceil(Lc / 4)], { ...ints, ...laneStrides(1, 4 * W, 0, W) }, args, { extra: { returnType: 'Array(4)' } });
     return laneView(stored, Lc * W) as H;
+  }
+
+  /** linearFwdT22's (Lc, W) result for an even W, stored as rows (padded to 2·⌈Lc/2⌉; lane-strides.ts). */
+  private async tile22(name: string, W: number, Lc: number, ints: Record<string, number>, args: unknown[]): Promise<H> {
+    const stored = await this.dev.k(`${name}22`, linearFwdT22, [W / 2, Math.ceil(Lc / 2)], { ...ints, OH: W / 2, ...laneStrides(1, 2 * W, 0, W / 2) }, args, { extra: { returnType: 'Array(4)' } });
+    return laneView(stored, Lc * W) as H;
+  }
+
+  /**
+   * acc (OUT, IN) ← acc + dYᵀ x over the chunk's Lc tokens (x's rows XS floats apart): split partials,
+   * then their sum. 2 × 2 tiles where both sizes are even, IN ≥ 16 (dt_proj's IN of 8 gained nothing on
+   * the H100) and every split is full; one output per thread otherwise.
+   */
+  private async linBwdW(acc: H, dY: H, x: H, Lc: number, IN: number, OUT: number, XS: number): Promise<H> {
+    const S = Math.ceil(Lc / this.TS);
+    if (this.tile === '2x2' && IN % 2 === 0 && OUT % 2 === 0 && IN >= 16 && Lc % this.TS === 0) {
+      const stored = await this.dev.k('linBwdW22', linearBwdWSplit22Full, [IN / 2, OUT / 2, S],
+        { L: Lc, OUT, TS: this.TS, XS, IH: IN / 2, ...laneStrides(1, 2 * IN, OUT * IN, IN / 2) }, [dY, x], { extra: { returnType: 'Array(4)' } });
+      const P = laneView(stored, S * OUT * IN) as H;
+      const out = await this.dev.k('accP', accumulatePartialsKernel, [OUT * IN], { X: OUT * IN, S }, [acc, P]);
+      free(acc, P);
+      return out;
+    }
+    return this.accSplit(acc, 'linBwdW', linearBwdWSplit, [IN, OUT, S], { L: Lc, IN, OUT, XS }, [dY, x]);
   }
 
   async lossAndGrads(weights: MambaWeights, batch: Batch): Promise<LossAndGrads> {
@@ -590,9 +619,9 @@ class Step {
     const dHf = await this.linBwdX(dLogits, this.w.head, Lc, D, V); // (Lc, D)
     const S = Math.ceil(Lc / this.TS);
     if (this.g.lmHead) {
-      this.g.lmHead = await this.accSplit(this.g.lmHead, 'linBwdW', linearBwdWSplit, [D, V, S], { L: Lc, IN: D, OUT: V, XS: D }, [dLogits, hf]);
+      this.g.lmHead = await this.linBwdW(this.g.lmHead, dLogits, hf, Lc, D, V, D);
     } else {
-      this.g.embedding = await this.accSplit(this.g.embedding, 'linBwdW', linearBwdWSplit, [D, V, S], { L: Lc, IN: D, OUT: V, XS: D }, [dLogits, hf]);
+      this.g.embedding = await this.linBwdW(this.g.embedding, dLogits, hf, Lc, D, V, D);
     }
     const c = await dev.k('coef', coefKernel, [Lc], { L: Lc, D }, [resF, dHf, this.w.normF, r], fl);
     const g = await dev.k('normBwdX', bwdXKernel, [D, Lc], { L: Lc, D }, [resF, dHf, this.w.normF, r, c], fl); // (Lc, D)
@@ -614,7 +643,7 @@ class Step {
     const fl = { floats: this.floats };
     // out_proj
     const dY = await this.linBwdX(g, w.outProj, Lc, ED, D); // (Lc, ED)
-    gp.outProj = await this.accSplit(gp.outProj, 'linBwdW', linearBwdWSplit, [ED, D, S], { L: Lc, IN: ED, OUT: D, XS: ED }, [g, a.y]);
+    gp.outProj = await this.linBwdW(gp.outProj, g, a.y, Lc, ED, D, ED);
     // selective scan (softplus with dt bias, D skip, SiLU(z) gate inside)
     const sg = await dev.timed('scanBackward', () => this.scan.bwd.runDevice({
       L: Lc, ED, N, u: a.xc, deltaRaw: a.deltaRaw, A: w.A, D: w.D, z: a.z, deltaBias: w.dtB, BC: a.xdbl, bcStride: R + 2 * N, bOffset: R, cOffset: R + N, h0: hIn,
@@ -630,12 +659,12 @@ class Step {
     gp.dtB = await this.acc(gp.dtB, sg.dDeltaBias as H, ED);
     // dt_proj (its bias is the scan's deltaBias)
     const dDtLow = await this.linBwdX(sg.dDeltaRaw as H, w.dtW, Lc, R, ED); // (Lc, R)
-    gp.dtW = await this.accSplit(gp.dtW, 'linBwdW', linearBwdWSplit, [R, ED, S], { L: Lc, IN: R, OUT: ED, XS: R + 2 * N }, [sg.dDeltaRaw, a.xdbl]);
+    gp.dtW = await this.linBwdW(gp.dtW, sg.dDeltaRaw as H, a.xdbl, Lc, R, ED, R + 2 * N);
     // x_proj over the whole (R+2N, ED) weight with [dδ_low | dB | dC] packed per row
     const W2 = R + 2 * N;
     const dXdbl = await dev.k('pack3', pack3Kernel, [W2, Lc], { W1: R, W2: N, W3: N }, [dDtLow, sg.dB, sg.dC]); // (Lc, R+2N)
     const dXc1 = await this.linBwdX(dXdbl, w.xProj, Lc, ED, W2); // (Lc, ED)
-    gp.xProj = await this.accSplit(gp.xProj, 'linBwdW', linearBwdWSplit, [ED, W2, S], { L: Lc, IN: ED, OUT: W2, XS: ED }, [dXdbl, a.xc]);
+    gp.xProj = await this.linBwdW(gp.xProj, dXdbl, a.xc, Lc, ED, W2, ED);
     const dXc = await dev.k('add', add2Kernel, [ED, Lc], { C: ED }, [dXc1, sg.dU]); // (Lc, ED)
     free(dDtLow, dXdbl, dXc1, sg.dU as H, sg.dB as H, sg.dC as H, sg.dDeltaRaw as H);
     // SiLU after the conv, then the conv with its carried state
@@ -659,7 +688,7 @@ class Step {
     const dXZ = await dev.k('pack2', pack2Kernel, [2 * ED, Lc], { W1: ED, W2: ED }, [dX, sg.dZ]); // (Lc, 2ED)
     free(dX, sg.dZ as H);
     const dXn = await this.linBwdX(dXZ, w.inProj, Lc, D, 2 * ED); // (Lc, D)
-    gp.inProj = await this.accSplit(gp.inProj, 'linBwdW', linearBwdWSplit, [D, 2 * ED, S], { L: Lc, IN: D, OUT: 2 * ED, XS: D }, [dXZ, a.xn]);
+    gp.inProj = await this.linBwdW(gp.inProj, dXZ, a.xn, Lc, D, 2 * ED, D);
     free(dXZ);
     // pre-mixer RMSNorm, plus the residual path
     const c = await dev.k('coef', coefKernel, [Lc], { L: Lc, D }, [res, dXn, w.norm, a.r], fl);

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { linearRef, linearBackwardRef } from '../../kernels/linear/ref.js';
 import { linear, linearBackward, gemmABt } from '../../kernels/linear/cpu.js';
-import { createLinearKernels, linearFwdTRows4 } from '../../kernels/linear/gpujs.js';
+import { createLinearKernels, linearBwdWSplit22Full, linearFwdT22, linearFwdTRows4 } from '../../kernels/linear/gpujs.js';
 import { type GpuHandle, kernelSettings, laneStrides, laneView } from '../../kernels/gpujs-types.js';
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
 import { mulberry32, randn } from '../helpers/random.js';
@@ -131,4 +131,38 @@ test(`${probe.ok ? 'webgpu' : 'webasm'} linear chains device handles (pipeline: 
   t.log(`max rel err: y ${e.y.toExponential(2)}, dX ${e.dX.toExponential(2)}`);
   t.true(e.y < TOLERANCE.forward);
   t.true(e.dX < TOLERANCE.backward);
+});
+
+// 2 × 2 tiles (the training engine's default linears on webgpu): forward and dX through linearFwdT22
+// (odd L, a column slice of Wᵀ and a strided input), dW through linearBwdWSplit22Full's split partials
+// (L a multiple of the split; summed here), against the float64 reference.
+(probe.ok ? test : test.skip)('webgpu 2 × 2 tile linears (forward, dX, split dW partials) == reference', async (t) => {
+  const gpu = await getGpu('webgpu');
+  const rng = mulberry32(321);
+  const [L, IN, OUT, R0, WOUT, XS] = [259, 22, 40, 7, 50, 23];
+  const xs = randn(rng, L * XS), W = randn(rng, WOUT * IN, 0.3), dY = randn(rng, L * OUT);
+  const x = new Float64Array(L * IN);
+  for (let r = 0; r < L; r++) for (let i = 0; i < IN; i++) x[r * IN + i] = xs[r * XS + i];
+  const Wslice = W.subarray(R0 * IN, (R0 + OUT) * IN);
+  const WT = new Float64Array(IN * WOUT);
+  for (let o = 0; o < WOUT; o++) for (let i = 0; i < IN; i++) WT[i * WOUT + o] = W[o * IN + i];
+  const tiles = async (Wd: number, ints: Record<string, number>, args: Float32Array[]) => {
+    const k = gpu.createKernel(linearFwdT22, { ...kernelSettings([Wd / 2, Math.ceil(L / 2)], { ...ints, OH: Wd / 2, ...laneStrides(1, 2 * Wd, 0, Wd / 2) }, {}, { pipeline: true, immutable: true }), returnType: 'Array(4)' });
+    return readFlat(laneView(await k(...args) as GpuHandle, L * Wd));
+  };
+  const y = await tiles(OUT, { IN, WOUT, R0, XS }, [f32(xs), f32(WT)]);
+  const dX = await tiles(IN, { IN: OUT, WOUT: IN, R0: 0, XS: OUT }, [f32(dY), f32(Wslice)]);
+  // dW over the first LW = 7·37 tokens in splits of 37: x read in place from the strided rows
+  const [LW, TS] = [259, 37];
+  const S = LW / TS;
+  const kW = gpu.createKernel(linearBwdWSplit22Full, { ...kernelSettings([IN / 2, OUT / 2, S], { L: LW, OUT, TS, XS, IH: IN / 2, ...laneStrides(1, 2 * IN, OUT * IN, IN / 2) }, {}, { pipeline: true, immutable: true }), returnType: 'Array(4)' });
+  const P = await readFlat(laneView(await kW(f32(dY), f32(xs)) as GpuHandle, S * OUT * IN));
+  const dW = new Float64Array(OUT * IN);
+  for (let s = 0; s < S; s++) for (let j = 0; j < OUT * IN; j++) dW[j] += P[s * OUT * IN + j];
+  const ref = linearBackwardRef(x, Wslice, dY, L, IN, OUT, false);
+  const e = { y: maxRelErr(y, linearRef(x, Wslice, null, L, IN, OUT)), dX: maxRelErr(dX, ref.dX), dW: maxRelErr(dW, ref.dW) };
+  t.log(`max rel err: y ${e.y.toExponential(2)}, dX ${e.dX.toExponential(2)}, dW ${e.dW.toExponential(2)}`);
+  t.true(e.y < TOLERANCE.forward);
+  t.true(e.dX < TOLERANCE.backward);
+  t.true(e.dW < TOLERANCE.backward);
 });
