@@ -9,7 +9,7 @@
 import { makeConfig } from '../src/model/config.js';
 import { initWeights } from '../src/model/init.js';
 import { type GpuGradOptions, makeGradientsGpu } from '../src/train/grad-gpu.js';
-import { shutdownGpu } from '../src/backend/gpu-runtime.js';
+import { setDawnFlags, shutdownGpu } from '../src/backend/gpu-runtime.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
@@ -17,6 +17,7 @@ const L = Number(opt('L', '4096'));
 const B = Number(opt('B', '1'));
 const rounds = Number(opt('rounds', '7'));
 const variants = JSON.parse(opt('variants', '[{}]')) as GpuGradOptions[];
+if (argv.includes('--dawn')) setDawnFlags([opt('dawn', '')]); // dawn.node options for every variant
 
 const cfg = makeConfig({});
 const weights = initWeights(cfg, 0);

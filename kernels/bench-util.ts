@@ -312,6 +312,8 @@ export function stageTimer(stamps: TimestampMarks, wall: boolean, sync: () => Pr
  */
 export async function deviceBench(name: string, timestamps: boolean) {
   const rt = await import('../src/backend/gpu-runtime.js');
+  // --dawn 'enable-dawn-features=a,b': dawn.node options (measurements of Dawn toggles)
+  if (process.argv.includes('--dawn')) rt.setDawnFlags([process.argv[process.argv.indexOf('--dawn') + 1]]);
   const probe = await rt.probeWebGpu();
   if (!probe.ok) {
     console.error(`${name}: no WebGPU adapter: ${probe.reason}`);

@@ -4,7 +4,7 @@
 // Promise of one; with `pipeline: true` in webgpu mode they return a device-resident handle.
 
 export interface GpuJsLike {
-  createKernel(fn: Function, settings?: object): any;
+  createKernel(fn: Function | string, settings?: object): any;
   /** 'webgpu' | 'webasm' | 'cpu' | … */
   mode?: string;
 }
@@ -82,6 +82,40 @@ export function laneStrides(sx: number, sy: number, sz: number, sk: number): Rec
 export function laneView(handle: GpuHandle, count: number): GpuHandle {
   if ((handle as { kernel?: { laneStrided?: boolean } }).kernel?.laneStrided !== true) {
     throw new Error('laneView: the kernel was built without strided stores (src/backend/gpujs/lane-strides.ts is not installed, or gpu.js is not 2.24.1)');
+  }
+  const view = flatView(handle, count);
+  handle.delete();
+  return view;
+}
+
+/**
+ * Inside a kernel: store v at index i (an Integer expression) of the kernel's output, any number of
+ * times per thread. Needs `functions: scatterHelpers` and the constants of scatterFloats
+ * (src/backend/gpujs/scatter-stores.ts patches gpu.js's WGSL for it; webgpu only — elsewhere this is the
+ * identity and stores nothing). Returns v.
+ */
+export function storeAt(i: number, v: number): number {
+  return v;
+}
+
+/** gpu.js `functions` setting that makes storeAt callable from a kernel. */
+export const scatterHelpers = [{ source: storeAt, settings: { argumentTypes: { i: 'Integer', v: 'Number' }, returnType: 'Number' } }];
+
+/**
+ * Constants that make a kernel's output buffer hold `count` floats written through storeAt; the kernel's
+ * own return value is then discarded. Read the result through scatterView.
+ */
+export function scatterFloats(count: number): { SFLOATS: number } {
+  return { SFLOATS: count };
+}
+
+/**
+ * A result written through storeAt, seen as `count` plain floats: takes the kernel's handle over (as
+ * laneView). Throws, handle untouched, if gpu.js did not apply the scatter patch.
+ */
+export function scatterView(handle: GpuHandle, count: number): GpuHandle {
+  if ((handle as { kernel?: { scattered?: boolean } }).kernel?.scattered !== true) {
+    throw new Error('scatterView: the kernel was built without scattered stores (src/backend/gpujs/scatter-stores.ts is not installed, or gpu.js is not 2.24.1)');
   }
   const view = flatView(handle, count);
   handle.delete();

@@ -7,13 +7,13 @@
 // 32×8 workgroups gave the plain kernels the same warp shape). Not a test (test/kernels/ compares the
 // kernels against the reference).
 //
-// Run: node dist/kernels/linear/bench-device.js [--L 65536] [--repeats 11] [--split 256] [--no-pool] [--json]
+// Run: node dist/kernels/linear/bench-device.js [--L 65536] [--repeats 11] [--split 256] [--tiles 4x4,4x8,8x4] [--no-pool] [--json]
 // (--no-pool: without src/backend/gpujs/buffer-pool.ts, i.e. a freshly allocated output per call)
 // Timing: inputs uploaded once, every kernel compiled, then 0.5 s of the first kernel (GPU clocks ramp up:
 // the first timings after idle read up to 4× slow), two warm-up calls per kernel, the clock stops after `queue.onSubmittedWorkDone()`,
 // median of --repeats; outputs are immutable handles deleted after each call (as the training engine).
-import { linearBwdWSplit, linearBwdWSplit22, linearBwdWSplit22Full, linearBwdWSplitFull, linearBwdX, linearFwdT, linearFwdT22, linearFwdTRows4 } from './gpujs.js';
-import { flatView, kernelSettings, laneStrides, laneView, type GpuHandle } from '../gpujs-types.js';
+import { linearBwdWSplit, linearBwdWSplit22, linearBwdWSplit22Full, linearBwdWSplitFull, linearBwdX, linearFwdT, linearFwdT22, linearFwdTRows4, tileGemmSource } from './gpujs.js';
+import { flatView, kernelSettings, laneStrides, laneView, scatterFloats, scatterHelpers, scatterView, type GpuHandle } from '../gpujs-types.js';
 import { deviceBench } from '../bench-util.js';
 
 const argv = process.argv.slice(2);
@@ -49,13 +49,17 @@ const mk = (fn: Function, out: number[], c: Record<string, number>) =>
 // four values per thread, stored through lane strides (src/backend/gpujs/lane-strides.ts)
 const mk4 = (fn: Function, out: number[], c: Record<string, number>) =>
   gpu.createKernel(fn, { ...kernelSettings(out, c, {}, { pipeline: true, immutable: true }), returnType: 'Array(4)' });
+// R × C register tiles stored through storeAt (src/backend/gpujs/scatter-stores.ts): --tiles 4x4,4x8
+const tiles = opt('tiles', '4x4,4x8,8x4').split(',').map((t) => t.split('x').map(Number) as [number, number]);
+const mkTile = (R: number, C: number, grid: number[], c: Record<string, number>, floats: number) =>
+  gpu.createKernel(tileGemmSource(R, C), { ...kernelSettings(grid, { ...c, ...scatterFloats(floats) }, {}, { pipeline: true, immutable: true }), functions: scatterHelpers });
 const maxDiff = async (a: Hd, b: Hd, n: number): Promise<number> => {
-  const ha = a as unknown as GpuHandle & { kernel?: { laneStrided?: boolean } };
-  const va = ha.kernel?.laneStrided ? laneView(ha, n) : flatView(ha, n), vb = flatView(b as unknown as GpuHandle, n);
+  const ha = a as unknown as GpuHandle & { kernel?: { laneStrided?: boolean; scattered?: boolean } };
+  const va = ha.kernel?.laneStrided ? laneView(ha, n) : ha.kernel?.scattered ? scatterView(ha, n) : flatView(ha, n), vb = flatView(b as unknown as GpuHandle, n);
   const u = (await va.toArray()) as Float32Array, v = (await vb.toArray()) as Float32Array;
   va.delete();
   vb.delete();
-  if (!ha.kernel?.laneStrided) ha.delete();
+  if (!ha.kernel?.laneStrided && !ha.kernel?.scattered) ha.delete();
   let m = 0;
   for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(u[i] - v[i]));
   return m;
@@ -77,6 +81,10 @@ for (const [name, IN, OUT] of shapes) {
     ...(OUT % 2 === 0 ? [['fwd22', mk4(linearFwdT22, [OUT / 2, Math.ceil(L / 2)], { IN, WOUT: OUT, R0: 0, XS: IN, OH: OUT / 2, ...laneStrides(1, 2 * OUT, 0, OUT / 2) }), [x, WT]] as Run] : []),
     ...(L % TS === 0 ? [[`dWfull${TS}`, mk(linearBwdWSplitFull, [IN, OUT, L / TS], { L, IN, OUT, TS, XS: IN }), [dY, x]] as Run] : []),
     ...(OUT % 2 === 0 && IN % 2 === 0 && L % TS === 0 ? [[`dW22full${TS}`, mk4(linearBwdWSplit22Full, [IN / 2, OUT / 2, L / TS], { L, OUT, TS, XS: IN, IH: IN / 2, ...laneStrides(1, 2 * IN, OUT * IN, IN / 2) }), [dY, x]] as Run] : []),
+    ...tiles.filter(([, C]) => OUT % C === 0).map(([R, C]) => [`fwd${R}x${C}`, mkTile(R, C, [OUT / C, Math.ceil(L / R), 1],
+      { K: IN, ARS: IN, AKS: 1, BKS: OUT, BO: 0, OS: OUT, CQ: OUT / C, ZK: 0, ZO: 0 }, R * Math.ceil(L / R) * OUT), [x, WT]] as Run),
+    ...tiles.filter(([R, C]) => OUT % R === 0 && IN % C === 0 && L % TS === 0).map(([R, C]) => [`dW${R}x${C}_${TS}`, mkTile(R, C, [IN / C, OUT / R, L / TS],
+      { K: TS, ARS: 1, AKS: OUT, BKS: IN, BO: 0, OS: IN, CQ: IN / C, ZK: TS, ZO: OUT * IN }, (L / TS) * OUT * IN), [dY, x]] as Run),
     ...(OUT % 2 === 0 && IN % 2 === 0 ? [[`dW22_${TS}`, mk4(linearBwdWSplit22, [IN / 2, OUT / 2, Math.ceil(L / TS)], { L, OUT, TS, XS: IN, IH: IN / 2, ...laneStrides(1, 2 * IN, OUT * IN, IN / 2) }), [dY, x]] as Run] : []),
     // the forward's product through the dX kernel (same WGSL up to names and loop length) and the forward again, last
   ];
@@ -86,8 +94,8 @@ for (const [name, IN, OUT] of shapes) {
   const ref = new Map<string, Hd>();
   for (const [key, k, args] of runs) if (key === 'fwd' || key === `dW${TS}`) ref.set(key, await k(...args));
   for (const [key, k, args] of runs) {
-    if (key === 'fwd4' || key === 'fwd22') check[key] = await maxDiff(await k(...args), ref.get('fwd')!, L * OUT);
-    if (key.startsWith('dW22')) check[key] = await maxDiff(await k(...args), ref.get(`dW${TS}`)!, Math.ceil(L / TS) * OUT * IN);
+    if (key === 'fwd4' || key === 'fwd22' || /^fwd\d+x\d+$/.test(key)) check[key] = await maxDiff(await k(...args), ref.get('fwd')!, L * OUT);
+    if (key.startsWith('dW22') || /^dW\d+x\d+_/.test(key)) check[key] = await maxDiff(await k(...args), ref.get(`dW${TS}`)!, Math.ceil(L / TS) * OUT * IN);
     if (key === `dWfull${TS}`) check[key] = await maxDiff(await k(...args), ref.get(`dW${TS}`)!, (L / TS) * OUT * IN);
   }
   for (const h of ref.values()) h.delete();

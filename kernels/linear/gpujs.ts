@@ -235,3 +235,55 @@ export function createLinearKernels(gpu: GpuJsLike, shape: LinearShape, opts: Ke
     backwardB: shape.bias ? gpu.createKernel(linearBwdB, kernelSettings([OUT], c, {}, opts)) : null,
   };
 }
+
+/**
+ * gpu.js source of an R × C register-tiled product (webgpu only; stores through storeAt, see
+ * kernels/gpujs-types.ts scatterHelpers): thread (x, y, z) computes
+ *   out[z·ZO + (R·y + r)·OS + x + j·CQ] = Σ_{k < K} A[(R·y + r)·ARS + (z·ZK + k)·AKS] · B[(z·ZK + k)·BKS + BO + x + j·CQ]
+ * for r < R, j < C: R + C loads per R·C multiply-adds (gpu.js's four results per thread allow 2 × 2 at
+ * most: one load per multiply-add). Across a warp (adjacent x) the B loads are coalesced runs and the A
+ * loads one address (a broadcast). The three products of a linear layer, with Wᵀ = WT (IN, WOUT):
+ * - forward y = x·W[R0 … R0+OUT)ᵀ: A = x (ARS = XS, AKS = 1), B = WT (BKS = WOUT, BO = R0), K = IN,
+ *   OS = OUT, CQ = OUT / C, grid [CQ, ⌈L/R⌉, 1], ZK = ZO = 0; rows past L land in padding rows;
+ * - dX = dY·W: the same with A = dY (ARS = OUT), B = W (BKS = IN, BO = 0), K = OUT, OS = IN, CQ = IN / C;
+ * - dW split partials P[s] = dY[s-th split]ᵀ·x[split]: A = dY (ARS = 1, AKS = OUT), B = x (BKS = XS,
+ *   BO = 0), K = ZK = TS, OS = IN, CQ = IN / C, ZO = OUT·IN, grid [CQ, OUT/R, S] (every split full).
+ */
+export function tileGemmSource(R: number, C: number): string {
+  const key = `${R}x${C}`;
+  let src = tileSources.get(key);
+  if (!src) tileSources.set(key, (src = buildTileGemm(R, C)));
+  return src;
+}
+const tileSources = new Map<string, string>();
+
+function buildTileGemm(R: number, C: number): string {
+  if (!(Number.isInteger(R) && Number.isInteger(C) && R >= 1 && C >= 1 && R * C <= 64)) throw new RangeError(`tileGemmSource: tile ${R} × ${C} outside 1 … 64 values`);
+  const c = 'this.constants';
+  const rs = Array.from({ length: R }, (_, r) => r), cs = Array.from({ length: C }, (_, j) => j);
+  const kk = `(this.thread.z * ${c}.ZK + k)`;
+  return [
+    `function tileGemm${R}x${C}(A, B) {`,
+    ...rs.flatMap((r) => cs.map((j) => `  let s${r}_${j} = 0;`)),
+    `  for (let k = 0; k < ${c}.K; k++) {`,
+    ...cs.map((j) => `    const b${j} = B[${kk} * ${c}.BKS + ${c}.BO + this.thread.x + ${j} * ${c}.CQ];`),
+    ...rs.map((r) => `    const a${r} = A[(this.thread.y * ${R} + ${r}) * ${c}.ARS + ${kk} * ${c}.AKS];`),
+    ...rs.flatMap((r) => cs.map((j) => `    s${r}_${j} += a${r} * b${j};`)),
+    '  }',
+    ...rs.flatMap((r) => cs.map((j) => `  storeAt(this.thread.z * ${c}.ZO + (this.thread.y * ${R} + ${r}) * ${c}.OS + this.thread.x + ${j} * ${c}.CQ, s${r}_${j});`)),
+    '  return 0;',
+    '}',
+  ].join('\n');
+}
+
+/** Integer constants of tileGemmSource. */
+export interface TileGemmConstants { K: number; ARS: number; AKS: number; BKS: number; BO: number; OS: number; CQ: number; ZK: number; ZO: number }
+
+/**
+ * The square register tile (8 or 4) for a tileGemmSource product whose thread columns span `width`: the
+ * largest that divides it with at least 4 threads across, else 0 (use a four-value kernel). On the H100
+ * 8 × 8 tiles ran in_proj's forward at 17 TFLOP/s, against 11 for 2 × 2 (docs/benchmarks.md).
+ */
+export function registerTile(width: number): number {
+  return width % 8 === 0 && width >= 32 ? 8 : width % 4 === 0 && width >= 16 ? 4 : 0;
+}

@@ -9,13 +9,14 @@ import { createRequire } from 'node:module';
 import { DeviceError } from '../errors.js';
 import { createPassTimer, type PassTimer } from './gpujs/pass-timer.js';
 import { installLaneStrides } from './gpujs/lane-strides.js';
+import { installScatterStores } from './gpujs/scatter-stores.js';
 import { installWorkgroupSizes, type WorkgroupSizes } from './gpujs/workgroup-size.js';
 
 const require = createRequire(import.meta.url);
 
 // gpu.js has no types of its own worth importing; this is the surface we use.
 export interface GpuJs {
-  createKernel(fn: Function, settings?: Record<string, unknown>): any;
+  createKernel(fn: Function | string, settings?: Record<string, unknown>): any;
   createPipeline?(...args: unknown[]): any;
   addFunction(fn: Function, settings?: Record<string, unknown>): GpuJs;
   destroy(): Promise<void> | void;
@@ -35,6 +36,15 @@ export interface AdapterReport {
 
 let navigatorInstalled = false;
 let adapterPromise: Promise<any> | undefined;
+let dawnFlags: string[] = [];
+
+/**
+ * Benchmarks: dawn.node options for `create` (e.g. 'enable-dawn-features=disable_robustness'), set
+ * before the first WebGPU use; ignored afterwards.
+ */
+export function setDawnFlags(flags: string[]): void {
+  dawnFlags = [...flags];
+}
 
 function installNavigatorGpu(): void {
   if (navigatorInstalled) return;
@@ -47,7 +57,7 @@ function installNavigatorGpu(): void {
   Object.assign(globalThis, webgpu.globals);
   const g = globalThis as any;
   g.navigator ??= {};
-  g.navigator.gpu = webgpu.create([]);
+  g.navigator.gpu = webgpu.create(dawnFlags);
   // Ask for the adapter's real limits whenever a device is requested (gpu.js requests defaults).
   const proto = g.GPUAdapter?.prototype;
   if (proto && !proto.__mambaDnaWrapped) {
@@ -111,6 +121,7 @@ export async function getGpu(mode: 'webgpu' | 'webasm'): Promise<GpuJs> {
   if (mode === 'webgpu') {
     installWorkgroupSizes(WebGPUKernel); // 32×8 / 256-thread workgroups: gpujs/workgroup-size.ts
     installLaneStrides(WebGPUKernel); // Array(n) results stored with strides: gpujs/lane-strides.ts
+    installScatterStores(WebGPUKernel); // any number of stores per thread: gpujs/scatter-stores.ts
   }
   const gpu: GpuJs = new GPU({ mode });
   instances.set(mode, gpu);

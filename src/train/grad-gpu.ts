@@ -34,8 +34,10 @@
 // backward temporaries (the scan backward's chunk-start and adjoint trees, ≈ 2·T/8·(N+1)·ED·4 B, and a
 // few (T, ED) tensors), plus each layer's scan tree saved by pass 2's forward for its backward
 // (≈ 2·T/8·(N+1)·ED·4 B + T·ED·4 B); chunk-start states are tiny. T = 32,768 by default: 6.0 GiB peak on the H100.
-import { kernelSettings, laneStrides, laneView, type GpuHandle, type GpuJsLike } from '../../kernels/gpujs-types.js';
-import { linearBwdWSplit, linearBwdWSplit22Full, linearBwdX, linearFwdT, linearFwdT22, linearFwdTRows4 } from '../../kernels/linear/gpujs.js';
+import { kernelSettings, laneStrides, laneView, scatterFloats, scatterHelpers, scatterView, type GpuHandle, type GpuJsLike } from '../../kernels/gpujs-types.js';
+import {
+  linearBwdWSplit, linearBwdWSplit22Full, linearBwdX, linearFwdT, linearFwdT22, linearFwdTRows4, registerTile, tileGemmSource, type TileGemmConstants,
+} from '../../kernels/linear/gpujs.js';
 import {
   convBwdBSplit, convBwdState, convBwdWSplit, convBwdWSplitWin, convBwdX, convBwdXWin, convFwd, convFwdWin, convStateOut,
 } from '../../kernels/conv1d/gpujs.js';
@@ -98,13 +100,14 @@ export interface GpuGradOptions {
   /** benchmarks: the scan backward's dC/dB d-split (gpujs-backward.ts `tune.dSplit`; default its own) */
   scanDSplit?: number;
   /**
-   * outputs per thread of the linears (kernels/linear/gpujs.ts): '2x2' (default) — forward and dX as
-   * 2 × 2 tiles (linearFwdT22), dW as 2 × 2 tiles of split partials without a predicate
-   * (linearBwdWSplit22Full) where the shapes are even and the chunk is a multiple of the split;
-   * 'rows4' — forward and dX four rows per thread (linearFwdTRows4), dW one output; '1' — one output
-   * per thread everywhere. Four-value results are stored in place through laneStrides.
+   * outputs per thread of the linears (kernels/linear/gpujs.ts): 'tiles' (default) — 8 × 8 or 4 × 4
+   * register tiles stored through storeAt (tileGemmSource; src/backend/gpujs/scatter-stores.ts) where
+   * the sizes divide, else as '2x2'; '2x2' — forward and dX as 2 × 2 tiles (linearFwdT22), dW as 2 × 2
+   * tiles of split partials without a predicate (linearBwdWSplit22Full) where the shapes are even and
+   * the chunk is a multiple of the split; 'rows4' — forward and dX four rows per thread
+   * (linearFwdTRows4), dW one output; '1' — one output per thread everywhere.
    */
-  linearTile?: '1' | 'rows4' | '2x2';
+  linearTile?: '1' | 'rows4' | '2x2' | 'tiles';
   /**
    * record the kernel calls into one command encoder and compute pass between flushes (submit-batcher.ts
    * `sharePasses`; default true; needs batchSubmits). Off while a pass timer runs (it times passes).
@@ -153,7 +156,7 @@ class Dev {
   }
 
   /** Builds (once per function, grid, constants and argument sizes) and calls a kernel. */
-  async k(name: string, fn: Function, output: number[], ints: Record<string, number>, args: unknown[],
+  async k(name: string, fn: Function | string, output: number[], ints: Record<string, number>, args: unknown[],
     o: { floats?: Record<string, number>; argumentTypes?: Record<string, string>; extra?: Record<string, unknown> } = {}): Promise<H> {
     const sizes = args.map((a) => (isHandle(a) ? `h${prod(a.output)}` : ArrayBuffer.isView(a) ? `a${(a as Float32Array).length}` : 'n')).join(',');
     const key = `${name}|${output.join('x')}|${JSON.stringify(ints)}|${JSON.stringify(o.floats ?? {})}|${sizes}`;
@@ -284,7 +287,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
       && scan.bwd.sub === scan.bwd.chunk && batch.L % scan.fwd.chunk === 0 && batch.L % scan.bwd.chunk === 0
       ? Math.min(batch.B, Math.floor(T / batch.L)) : 1;
     T = Math.min(T, batch.L);
-    const run = new Step(dev, config, d, scan, T, TS, windowsPerChunk, options.shareScanTree ?? true, options.linearTile ?? '2x2');
+    const run = new Step(dev, config, d, scan, T, TS, windowsPerChunk, options.shareScanTree ?? true, options.linearTile ?? 'tiles');
     try {
       return await run.lossAndGrads(weights, batch);
     } finally {
@@ -309,7 +312,7 @@ class Step {
 
   constructor(private readonly dev: Dev, private readonly config: MambaConfig, private readonly d: MambaDims,
     private readonly scan: { fwd: ReturnType<typeof createSelectiveScanKernels>; bwd: ReturnType<typeof createSelectiveScanBackwardKernels> },
-    private readonly T: number, private readonly TS: number, private readonly windowsPerChunk = 1, share = true, private readonly tile: '1' | 'rows4' | '2x2' = '2x2') {
+    private readonly T: number, private readonly TS: number, private readonly windowsPerChunk = 1, share = true, private readonly tile: '1' | 'rows4' | '2x2' | 'tiles' = 'tiles') {
     this.eps = config.normEps;
     this.floats = { EPS: this.eps };
     const { fwd, bwd } = scan;
@@ -355,7 +358,9 @@ class Step {
 
   /** y (Lc, OUT) = x (Lc, IN; rows XS apart) · rows [R0, R0+OUT) of W, through Wᵀ (IN, WOUT). */
   private linFwd(x: H, WT: H, Lc: number, IN: number, OUT: number, WOUT: number, R0 = 0, XS = IN): Promise<H> {
-    if (this.tile === '2x2' && OUT % 2 === 0) return this.tile22('linFwd', OUT, Lc, { IN, WOUT, R0, XS }, [x, WT]);
+    const t = this.tile === 'tiles' ? registerTile(OUT) : 0;
+    if (t) return this.tileGemm('linFwd', t, t, [OUT / t, Math.ceil(Lc / t), 1], { K: IN, ARS: XS, AKS: 1, BKS: WOUT, BO: R0, OS: OUT, CQ: OUT / t, ZK: 0, ZO: 0 }, t * Math.ceil(Lc / t) * OUT, Lc * OUT, [x, WT]);
+    if (this.tile !== 'rows4' && this.tile !== '1' && OUT % 2 === 0) return this.tile22('linFwd', OUT, Lc, { IN, WOUT, R0, XS }, [x, WT]);
     if (this.tile !== '1') return this.rows4('linFwd', OUT, Lc, { IN, WOUT, R0, XS, OUT }, [x, WT]);
     return this.dev.k('linFwd', linearFwdT, [OUT, Lc], { IN, WOUT, R0, XS }, [x, WT]);
   }
@@ -363,9 +368,17 @@ class Step {
   /** dX (Lc, IN) = dY (Lc, OUT) · W (OUT, IN). */
   private linBwdX(dY: H, W: H, Lc: number, IN: number, OUT: number): Promise<H> {
     // dY·W is the forward kernel's product with W (OUT, IN) as its "Wᵀ": IN := OUT, WOUT := IN
-    if (this.tile === '2x2' && IN % 2 === 0) return this.tile22('linBwdX', IN, Lc, { IN: OUT, WOUT: IN, R0: 0, XS: OUT }, [dY, W]);
+    const t = this.tile === 'tiles' ? registerTile(IN) : 0;
+    if (t) return this.tileGemm('linBwdX', t, t, [IN / t, Math.ceil(Lc / t), 1], { K: OUT, ARS: OUT, AKS: 1, BKS: IN, BO: 0, OS: IN, CQ: IN / t, ZK: 0, ZO: 0 }, t * Math.ceil(Lc / t) * IN, Lc * IN, [dY, W]);
+    if (this.tile !== 'rows4' && this.tile !== '1' && IN % 2 === 0) return this.tile22('linBwdX', IN, Lc, { IN: OUT, WOUT: IN, R0: 0, XS: OUT }, [dY, W]);
     if (this.tile !== '1') return this.rows4('linBwdX', IN, Lc, { IN: OUT, WOUT: IN, R0: 0, XS: OUT, OUT: IN }, [dY, W]);
     return this.dev.k('linBwdX', linearBwdX, [IN, Lc], { L: Lc, IN, OUT }, [dY, W]);
+  }
+
+  /** A tileGemmSource product (R × C tiles, `floats` stored), seen as its first `count` floats. */
+  private async tileGemm(name: string, R: number, C: number, grid: number[], ints: TileGemmConstants, floats: number, count: number, args: unknown[]): Promise<H> {
+    const stored = await this.dev.k(`${name}${R}x${C}`, tileGemmSource(R, C), grid, { ...ints, ...scatterFloats(floats) }, args, { extra: { functions: scatterHelpers } });
+    return scatterView(stored, count) as H;
   }
 
   /** linearFwdTRows4's (Lc, W) result, stored as rows (padded to 4·⌈Lc/4⌉; lane-strides.ts). */
@@ -387,7 +400,14 @@ class Step {
    */
   private async linBwdW(acc: H, dY: H, x: H, Lc: number, IN: number, OUT: number, XS: number): Promise<H> {
     const S = Math.ceil(Lc / this.TS);
-    if (this.tile === '2x2' && IN % 2 === 0 && OUT % 2 === 0 && IN >= 16 && Lc % this.TS === 0) {
+    const t = this.tile === 'tiles' && Lc % this.TS === 0 ? Math.min(registerTile(IN), registerTile(OUT)) : 0;
+    if (t) {
+      const P = await this.tileGemm('linBwdW', t, t, [IN / t, OUT / t, S], { K: this.TS, ARS: 1, AKS: OUT, BKS: XS, BO: 0, OS: IN, CQ: IN / t, ZK: this.TS, ZO: OUT * IN }, S * OUT * IN, S * OUT * IN, [dY, x]);
+      const out = await this.dev.k('accP', accumulatePartialsKernel, [OUT * IN], { X: OUT * IN, S }, [acc, P]);
+      free(acc, P);
+      return out;
+    }
+    if ((this.tile === '2x2' || this.tile === 'tiles') && IN % 2 === 0 && OUT % 2 === 0 && IN >= 16 && Lc % this.TS === 0) {
       const stored = await this.dev.k('linBwdW22', linearBwdWSplit22Full, [IN / 2, OUT / 2, S],
         { L: Lc, OUT, TS: this.TS, XS, IH: IN / 2, ...laneStrides(1, 2 * IN, OUT * IN, IN / 2) }, [dY, x], { extra: { returnType: 'Array(4)' } });
       const P = laneView(stored, S * OUT * IN) as H;

@@ -2,8 +2,8 @@
 import test from 'ava';
 import { linearRef, linearBackwardRef } from '../../kernels/linear/ref.js';
 import { linear, linearBackward, gemmABt } from '../../kernels/linear/cpu.js';
-import { createLinearKernels, linearBwdWSplit22Full, linearFwdT22, linearFwdTRows4 } from '../../kernels/linear/gpujs.js';
-import { type GpuHandle, kernelSettings, laneStrides, laneView } from '../../kernels/gpujs-types.js';
+import { createLinearKernels, linearBwdWSplit22Full, linearFwdT22, linearFwdTRows4, tileGemmSource } from '../../kernels/linear/gpujs.js';
+import { type GpuHandle, kernelSettings, laneStrides, laneView, scatterFloats, scatterHelpers, scatterView } from '../../kernels/gpujs-types.js';
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
 import { mulberry32, randn } from '../helpers/random.js';
 import { f32, maxRelErr, numericGrad, readFlat } from '../helpers/compare.js';
@@ -166,3 +166,37 @@ test(`${probe.ok ? 'webgpu' : 'webasm'} linear chains device handles (pipeline: 
   t.true(e.dX < TOLERANCE.backward);
   t.true(e.dW < TOLERANCE.backward);
 });
+
+// Register tiles stored through storeAt (the training engine's default linears on webgpu): forward, dX
+// and split dW partials of tileGemmSource for 8 × 8 and 4 × 4 and a non-square tile, odd L (rows past L
+// land in padding), a column slice of Wᵀ and strided x, against the float64 reference.
+for (const [R, C] of [[8, 8], [4, 4], [2, 4]] as const) {
+  (probe.ok ? test : test.skip)(`webgpu ${R} × ${C} register-tile linears (tileGemmSource: forward, dX, split dW partials) == reference`, async (t) => {
+    const gpu = await getGpu('webgpu');
+    const rng = mulberry32(500 + R * C);
+    const [L, IN, OUT, R0, WOUT, XS] = [259, 24, 40, 7, 50, 27];
+    const xs = randn(rng, L * XS), W = randn(rng, WOUT * IN, 0.3), dY = randn(rng, L * OUT);
+    const x = new Float64Array(L * IN);
+    for (let r = 0; r < L; r++) for (let i = 0; i < IN; i++) x[r * IN + i] = xs[r * XS + i];
+    const Wslice = W.subarray(R0 * IN, (R0 + OUT) * IN);
+    const WT = new Float64Array(IN * WOUT);
+    for (let o = 0; o < WOUT; o++) for (let i = 0; i < IN; i++) WT[i * WOUT + o] = W[o * IN + i];
+    const run = async (grid: number[], c: Record<string, number>, floats: number, count: number, args: Float32Array[]) => {
+      const k = gpu.createKernel(tileGemmSource(R, C), { ...kernelSettings(grid, { ...c, ...scatterFloats(floats) }, {}, { pipeline: true, immutable: true }), functions: scatterHelpers });
+      return readFlat(scatterView(await k(...args) as GpuHandle, count));
+    };
+    const rows = Math.ceil(L / R) * R;
+    const y = await run([OUT / C, rows / R, 1], { K: IN, ARS: XS, AKS: 1, BKS: WOUT, BO: R0, OS: OUT, CQ: OUT / C, ZK: 0, ZO: 0 }, rows * OUT, L * OUT, [f32(xs), f32(WT)]);
+    const dX = await run([IN / C, rows / R, 1], { K: OUT, ARS: OUT, AKS: 1, BKS: IN, BO: 0, OS: IN, CQ: IN / C, ZK: 0, ZO: 0 }, rows * IN, L * IN, [f32(dY), f32(Wslice)]);
+    const [TS, S] = [37, 7]; // 7 full splits of 37 = 259 tokens
+    const P = await run([IN / C, OUT / R, S], { K: TS, ARS: 1, AKS: OUT, BKS: XS, BO: 0, OS: IN, CQ: IN / C, ZK: TS, ZO: OUT * IN }, S * OUT * IN, S * OUT * IN, [f32(dY), f32(xs)]);
+    const dW = new Float64Array(OUT * IN);
+    for (let s = 0; s < S; s++) for (let j = 0; j < OUT * IN; j++) dW[j] += P[s * OUT * IN + j];
+    const ref = linearBackwardRef(x, Wslice, dY, L, IN, OUT, false);
+    const e = { y: maxRelErr(y, linearRef(x, Wslice, null, L, IN, OUT)), dX: maxRelErr(dX, ref.dX), dW: maxRelErr(dW, ref.dW) };
+    t.log(`max rel err: y ${e.y.toExponential(2)}, dX ${e.dX.toExponential(2)}, dW ${e.dW.toExponential(2)}`);
+    t.true(e.y < TOLERANCE.forward);
+    t.true(e.dX < TOLERANCE.backward);
+    t.true(e.dW < TOLERANCE.backward);
+  });
+}

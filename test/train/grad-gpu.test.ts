@@ -25,8 +25,9 @@ const cases = [
   { name: 'tied, L 37, B 2, chunk 16, split 5', cfg: tied, L: 37, B: 2, chunk: 16, split: 5 },
   { name: 'untied, dt_rank 3, K 3, L 33, B 1, chunk 2 (< K-1), split 3', cfg: untied, L: 33, B: 1, chunk: 2, split: 3 },
   { name: 'tied, L 257, B 1, one chunk, default split', cfg: tied, L: 257, B: 1 },
-  { name: 'd_model 64 (32-wide workgroups), L 45, B 1, chunk 16, split 8 (full splits: 2 × 2 dW tiles)', cfg: wide, L: 45, B: 1, chunk: 16, split: 8 },
-  // chunks of 16 split in 8s take the 2 × 2 dW tiles (in_proj, out_proj); the last chunk of 1 and the odd x_proj do not
+  { name: 'd_model 64 (32-wide workgroups), L 45, B 1, chunk 16, split 8 (full splits: register-tile dW)', cfg: wide, L: 45, B: 1, chunk: 16, split: 8 },
+  { name: 'd_model 64, L 45, B 1, chunk 16, split 8, linears as 2 × 2 tiles', cfg: wide, L: 45, B: 1, chunk: 16, split: 8, tile: '2x2' as const },
+  // chunks of 16 split in 8s take the register-tile dW (in_proj, out_proj); the last chunk of 1 and the odd x_proj do not
   { name: 'tied, L 49, B 1, chunk 16, split 8', cfg: tied, L: 49, B: 1, chunk: 16, split: 8 },
   // B windows run as chunks of independent windows: 5 windows of 16 tokens, 2 per chunk of 32 (then 1)
   { name: 'batched windows: tied, L 16, B 5, chunk 32 (2 windows per chunk), split 5', cfg: tied, L: 16, B: 5, chunk: 32, split: 5 },
@@ -41,7 +42,7 @@ for (const c of cases) {
     const w = randomWeights(c.cfg, 300 + c.L);
     const batch = randomBatch(c.B, c.L, 400 + c.L);
     const r64 = gradientsRef64(c.cfg, toFloat64(w), batch);
-    const g = await makeGradientsGpu({ chunk: c.chunk, split: c.split });
+    const g = await makeGradientsGpu({ chunk: c.chunk, split: c.split, ...('tile' in c ? { linearTile: c.tile } : {}) });
     try {
       const got = await g(c.cfg, w, batch);
       const want = new Map(listParams(r64.grads));

@@ -13,8 +13,8 @@
 import { createConv1dKernels } from '../../../kernels/conv1d/gpujs.js';
 import { createCrossEntropyKernels } from '../../../kernels/cross-entropy/gpujs.js';
 import { createEmbeddingKernels } from '../../../kernels/embedding/gpujs.js';
-import { kernelSettings, laneStrides, laneView, type GpuHandle, type GpuJsLike, type KernelOptions } from '../../../kernels/gpujs-types.js';
-import { createLinearKernels, linearFwdT22, linearFwdTRows4 } from '../../../kernels/linear/gpujs.js';
+import { kernelSettings, laneStrides, laneView, scatterFloats, scatterHelpers, scatterView, type GpuHandle, type GpuJsLike, type KernelOptions } from '../../../kernels/gpujs-types.js';
+import { createLinearKernels, linearFwdTRows4, registerTile, tileGemmSource } from '../../../kernels/linear/gpujs.js';
 import { createRmsNormKernels } from '../../../kernels/rms-norm/gpujs.js';
 import { createSelectiveScanKernels, toFlat } from '../../../kernels/selective-scan/gpujs.js';
 import { DeviceError } from '../../errors.js';
@@ -228,18 +228,23 @@ export class GpuJsBackend implements Backend {
     if (this.resident) {
       // through Wᵀ (kernels/linear): a warp's 32 outputs read 32 adjacent weights per step, where W's own
       // layout puts them IN floats apart (on the H100 the model forward's linears took 324 of 341 ms per
-      // 65,536 tokens that way); four outputs per thread — a 2 × 2 tile (linearFwdT22: two weight and two
-      // input loads per four multiply-adds) for an even OUT, else four rows (linearFwdTRows4) — stored as
-      // rows through laneStrides (gpujs/lane-strides.ts)
+      // 65,536 tokens that way); 8 × 8 or 4 × 4 register tiles stored through storeAt (tileGemmSource,
+      // gpujs/scatter-stores.ts) where OUT allows, else four rows per thread stored through laneStrides
       const WT = await this.transposed(W as GpuJsTensor);
-      const k = OUT % 2 === 0
-        ? this.cached(`linearT22 ${L} ${IN} ${OUT} ${WR} ${r0} ${this.len(x)}`, () => this.gpu.createKernel(linearFwdT22, {
-          ...kernelSettings([OUT / 2, Math.ceil(L / 2)], { IN, WOUT: WR, R0: r0, XS: IN, OH: OUT / 2, ...laneStrides(1, 2 * OUT, 0, OUT / 2) }, {}, this.opts), returnType: 'Array(4)',
-        }))
-        : this.cached(`linearT4 ${L} ${IN} ${OUT} ${WR} ${r0} ${this.len(x)}`, () => this.gpu.createKernel(linearFwdTRows4, {
+      const t = registerTile(OUT);
+      if (t) {
+        const rowsPad = t * Math.ceil(L / t);
+        const k = this.cached(`linearTile ${L} ${IN} ${OUT} ${WR} ${r0} ${this.len(x)}`, () => this.gpu.createKernel(tileGemmSource(t, t), {
+          ...kernelSettings([OUT / t, rowsPad / t, 1], { K: IN, ARS: IN, AKS: 1, BKS: WR, BO: r0, OS: OUT, CQ: OUT / t, ZK: 0, ZO: 0, ...scatterFloats(rowsPad * OUT) }, {}, this.opts),
+          functions: scatterHelpers,
+        }));
+        y = scatterView(await k(this.t(x), this.t(WT)) as GpuHandle, L * OUT); // (L, OUT) rows of a padded buffer
+      } else {
+        const k = this.cached(`linearT4 ${L} ${IN} ${OUT} ${WR} ${r0} ${this.len(x)}`, () => this.gpu.createKernel(linearFwdTRows4, {
           ...kernelSettings([OUT, Math.ceil(L / 4)], { IN, WOUT: WR, R0: r0, XS: IN, OUT, ...laneStrides(1, 4 * OUT, 0, OUT) }, {}, this.opts), returnType: 'Array(4)',
         }));
-      y = laneView(await k(this.t(x), this.t(WT)) as GpuHandle, L * OUT); // (L, OUT) rows of a padded buffer
+        y = laneView(await k(this.t(x), this.t(WT)) as GpuHandle, L * OUT); // (L, OUT) rows of a (4·⌈L/4⌉, OUT) buffer
+      }
     } else if (r0 === 0 && r1 === WR) {
       const k = this.cached(`linear ${L} ${IN} ${OUT} ${sizes}`, () => createLinearKernels(this.gpu, { L, IN, OUT, bias: false }, this.opts));
       y = k.forward(this.t(x), this.t(W));
