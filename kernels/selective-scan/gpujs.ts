@@ -37,7 +37,7 @@
 // streamed in segments that carry the state. Device-handle inputs must fit one segment and return
 // handles (immutable: the caller deletes them): out (L, ED) row-padded to ⌈L/chunk⌉·chunk rows (read
 // the first L rows; exactly L·ED with replay layout '1d'), hL (ED, N).
-import { type GpuHandle, type GpuJsLike, kernelSettings, laneStrides, laneView } from '../gpujs-types.js';
+import { type GpuHandle, type GpuJsLike, kernelSettings, laneStrides, laneView, scatterFloats, scatterHelpers, scatterView } from '../gpujs-types.js';
 import { idiv, ifix, iint, integerHelpers } from '../gpujs-int.js';
 
 type Thread3 = { thread: { x: number; y: number; z: number } };
@@ -376,7 +376,7 @@ export const TREE_MAX_N = 32;
  * k, z = chunk (no division at all, but a warp spans 4 positions, so it runs the longest of their
  * replays). `hoistB`: B rows loaded for every step, used only where the step applies.
  */
-export type ReplayLayout = '1d' | '3d' | 'quad';
+export type ReplayLayout = '1d' | '3d' | 'quad' | 'chunk';
 
 /**
  * gpu.js source of the output kernel for N states. The N states live in scalar locals h0 … h{N−1}
@@ -473,6 +473,40 @@ export function treeReplayQuadKernelSource(N: number): string {
   }
   lines.push('  return [y0, y1, y2, y3];', '}');
   return lines.join('\n');
+}
+
+/**
+ * gpu.js source of the 'chunk' output kernel: grid [ED, NC] (x = d, y = chunk c), one thread per
+ * (chunk, channel) walking all T tokens of its chunk from the start S[c] and storing each output
+ * (Σ_n C_t[n]·h_t[n] + D·u_t)·silu(z_t) at row c·T + k through storeAt (webgpu only; see
+ * kernels/gpujs-types.ts scatterHelpers): one step per token, where a thread of four outputs ('quad')
+ * walks (T/4 + 1)/2 per token (1.5 at T = 8), and δ, u, B, C, z loaded once per token. Rows past LS
+ * (a partial last chunk) read past the inputs (robust access) into padding rows of the (NC·T, ED) result.
+ */
+export function treeReplayChunkKernelSource(N: number): string {
+  if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan: chunk replay generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
+  const c = 'this.constants';
+  const row = `(this.thread.y * ${c}.T + k)`;
+  const ns = Array.from({ length: N }, (_, n) => n);
+  const d = 'this.thread.x';
+  return [
+    'function treeReplayChunkKernel(delta, u, A, BC, D, z, S) {',
+    ...ns.map((n) => `  let h${n} = S[(this.thread.y * ${c}.N + ${n}) * ${c}.ED + ${d}];`),
+    ...ns.map((n) => `  const a${n} = A[${d} * ${c}.N + ${n}];`),
+    `  const dd = D[${d}];`,
+    `  for (let k = 0; k < ${c}.T; k++) {`,
+    `    const dl = delta[${row} * ${c}.ED + ${d}];`,
+    `    const ut = u[${row} * ${c}.ED + ${d}];`,
+    '    const du = dl * ut;',
+    ...ns.map((n) => `    h${n} = Math.exp(dl * a${n}) * h${n} + du * BC[${row} * ${c}.BCS + ${c}.BO + ${n}];`),
+    '    let y = dd * ut;',
+    ...ns.map((n) => `    y += BC[${row} * ${c}.BCS + ${c}.CO + ${n}] * h${n};`),
+    `    const zt = z[${row} * ${c}.ED + ${d}];`,
+    `    storeAt(${row} * ${c}.ED + ${d}, (y * zt) / (1 + Math.exp(-zt)));`,
+    '  }',
+    '  return 0;',
+    '}',
+  ].join('\n');
 }
 
 // ---- host-side driver ----
@@ -647,10 +681,13 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   // 'quad' (four positions per thread; device inputs on webgpu, chunk a multiple of 4) where it applies,
   // else '3d': fastest on the H100 (docs/decisions/selective-scan.md)
   const replayLayout = opts.replay?.layout ?? (T % 4 === 0 && (gpu.mode ?? 'webgpu') === 'webgpu' ? 'quad' : '3d');
-  const quad = scheme === 'tree' && replayLayout === 'quad';
-  if (quad && T % 4 !== 0) throw new RangeError(`selective scan: replay layout 'quad' needs a chunk that is a multiple of 4, got ${T}`);
+  // 'chunk': the quad tree (four states / children per thread), a whole chunk per output thread
+  const chunkOut = scheme === 'tree' && replayLayout === 'chunk';
+  const quad = scheme === 'tree' && (replayLayout === 'quad' || chunkOut);
+  if (quad && T % 4 !== 0) throw new RangeError(`selective scan: replay layout '${replayLayout}' needs a chunk that is a multiple of 4, got ${T}`);
   const replaySource = scheme === 'tree' ? treeReplayKernelSource(N, quad ? '3d' : replayLayout, opts.replay?.hoistB ?? false) : '';
   const quadSource = quad ? treeReplayQuadKernelSource(N) : '';
+  const chunkSource = chunkOut ? treeReplayChunkKernelSource(N) : '';
 
   type Seg = { u: GpuTensor; raw: GpuTensor; z: GpuTensor; BC: GpuTensor; A: GpuTensor; D: GpuTensor; bias: GpuTensor; h0: GpuTensor };
   const noProfile = async () => {};
@@ -704,7 +741,12 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
       await profile('down');
     }
     let out: unknown;
-    if (quad && keep) {
+    if (chunkOut && keep) {
+      // T outputs per thread, stored into (NC·T, ED) rows through storeAt (scatter-stores.ts)
+      const kc = kernel('outc', chunkSource, [ED, NC], { ...base, ...scatterFloats(NC * T * ED) }, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, functions: scatterHelpers });
+      out = scatterView(await kc(delta, s.u, s.A, s.BC, s.D, s.z, starts) as GpuHandle, NC * T * ED); // (NC·T, ED)
+      await profile('out');
+    } else if (quad && keep) {
       // four outputs per thread, stored straight into (NC·T, ED) rows: thread (d, q, c) writes rows
       // c·T + 4q + j (lane-strides.ts)
       const rows = laneStrides(1, 4 * ED, T * ED, ED);
