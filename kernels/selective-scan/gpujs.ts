@@ -18,7 +18,9 @@
 //   out      (NC·T, ED)              per (t, d): N states in scalar registers, replayed from the
 //                                    chunk start up to t ((T+1)/2 steps on average), then
 //                                    out = (Σ_n C_t[n]·h_t[n] + D·u_t)·silu(z_t); grid [ED, T, NC]
-//                                    (or 1-D [LS·ED], `replay.layout '1d'`, slower on the H100)
+//                                    (or 1-D [LS·ED], `replay.layout '1d'`, slower on the H100);
+//                                    on webgpu by default 'chunk': grid [ED, NC], a thread walks its
+//                                    whole chunk once and stores all T outputs (storeAt)
 //   hL       (ED, N)                 copy of the top slot NCtop
 // Work ≈ L·ED·N·(1 + (T+1)/2 + ~0.3 at T = 8) exps, against L·ED·N for the sequential recurrence;
 // extra memory ≈ 2·(N+1)·ED·L/T floats. Why this shape and what gpu.js forced:
@@ -550,8 +552,8 @@ export interface GpuScanOptions {
   /** 'tree' (default; N ≤ 32) or the earlier 'hillis-steele' design (any N) */
   scheme?: ScanScheme;
   /**
-   * tree output kernel: grid layout (default 'quad' on webgpu where the chunk is a multiple of 4, else
-   * '3d'; 'quad' applies to device inputs, host inputs use '3d') and whether B rows are loaded ahead
+   * tree output kernel: grid layout (default 'chunk' on webgpu where the chunk is a multiple of 4, else
+   * '3d'; 'chunk' and 'quad' apply to device inputs, host inputs use '3d') and whether B rows are loaded ahead
    * (benchmarks compare them)
    */
   replay?: { layout?: ReplayLayout; hoistB?: boolean };
@@ -678,9 +680,9 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     }
     return k;
   }
-  // 'quad' (four positions per thread; device inputs on webgpu, chunk a multiple of 4) where it applies,
-  // else '3d': fastest on the H100 (docs/decisions/selective-scan.md)
-  const replayLayout = opts.replay?.layout ?? (T % 4 === 0 && (gpu.mode ?? 'webgpu') === 'webgpu' ? 'quad' : '3d');
+  // 'chunk' (the quad tree, a whole chunk per output thread; device inputs on webgpu, chunk a multiple of
+  // 4) where it applies, else '3d': fastest on the H100 (docs/decisions/selective-scan.md)
+  const replayLayout = opts.replay?.layout ?? (T % 4 === 0 && (gpu.mode ?? 'webgpu') === 'webgpu' ? 'chunk' : '3d');
   // 'chunk': the quad tree (four states / children per thread), a whole chunk per output thread
   const chunkOut = scheme === 'tree' && replayLayout === 'chunk';
   const quad = scheme === 'tree' && (replayLayout === 'quad' || chunkOut);

@@ -270,11 +270,10 @@ export class GpuJsBackend implements Backend {
   async selectiveScan(a: { u: DTensor; deltaRaw: DTensor; A: DTensor; B: DTensor; C: DTensor; D: DTensor; z: DTensor; deltaBias: DTensor; h: DTensor }): Promise<{ y: DTensor; h: DTensor }> {
     const [L, ED] = a.u.shape;
     const N = a.A.shape[1];
-    // on the device, chunks of 16 with four positions per thread: chosen as the fastest forward alone on
-    // the H100 (2^20: 16.7–17.8 ms against 20.5 at chunk 8); since the tree steps went four wide chunk 8
-    // is 5 % faster (13.2 against 13.8 ms; docs/benchmarks.md, "strided stores"), not switched: this
-    // stream is bound by the host and its readbacks, not the scan. webasm keeps the default 8
-    const scan = this.cached(`scan ${ED} ${N}`, () => createSelectiveScanKernels(this.gpu, { ED, N, maxBindingBytes: this.maxBindingBytes, ...(this.resident ? { chunk: 16 } : {}) }));
+    // on the device, chunks of 32 with one thread per (chunk, channel) storing all 32 outputs (replay
+    // layout 'chunk'): the fastest forward alone on the H100 (2^20: 7.8 ms, against 11.8 at chunk 8 and
+    // 13.2 with four positions per thread; docs/benchmarks.md, "scattered stores"). webasm keeps the default 8
+    const scan = this.cached(`scan ${ED} ${N}`, () => createSelectiveScanKernels(this.gpu, { ED, N, maxBindingBytes: this.maxBindingBytes, ...(this.resident ? { chunk: 32 } : {}) }));
     const common = {
       L, ED, N, u: this.t(a.u), deltaRaw: this.t(a.deltaRaw), A: this.t(a.A), D: this.t(a.D), z: this.t(a.z),
       deltaBias: this.t(a.deltaBias), h0: this.t(a.h),
