@@ -1,8 +1,11 @@
 // linear — gpu.js kernels for y = x Wᵀ (+ b) and its backward (dX, dW, db).
 // Same contract as ref.ts: x (L, IN), W (OUT, IN) PyTorch layout, b (OUT); dX = dY W, dW = dYᵀ x,
-// db = Σ_t dY. One thread per output element; the reduction loop runs to an Integer constant (a real
-// loop: argument bounds would be capped at 1,000 iterations), and index arithmetic stays i32 (see
-// kernelSettings). Not tiled / no shared memory: gpu.js cannot express workgroup memory.
+// db = Σ_t dY. createLinearKernels: one thread per output element (every mode). The reduction loops run
+// to Integer constants (a real loop: argument bounds would be capped at 1,000 iterations), and index
+// arithmetic stays i32 (see kernelSettings). webgpu only, for the training engine and the inference
+// backend: four outputs per thread (four rows, or a 2 × 2 tile, stored through laneStrides) and R × C
+// register tiles stored through storeAt (tileGemmSource: 8 × 8 on the wide layers). No workgroup memory:
+// gpu.js cannot express it, so the tile is what reuses loads.
 // 2-D outputs are [columns, rows] in gpu.js order: thread.x is the column (o or i), thread.y the row.
 // Inputs may be Float32Arrays or device handles from `pipeline: true` kernels (indexed flat).
 // Tolerance vs the float64 reference: TOLERANCE.forward / .backward.
