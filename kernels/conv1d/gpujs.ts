@@ -190,3 +190,41 @@ export function createConv1dKernels(gpu: GpuJsLike, shape: { L: number; C: numbe
     backwardB: gpu.createKernel(convBwdB, kernelSettings([C], c, {}, opts)),
   };
 }
+
+/**
+ * gpu.js source of the conv's dW split partials with all K taps per thread, for full splits (webgpu only;
+ * stores through storeAt, kernels/gpujs-types.ts scatterHelpers): thread (x = c, y = split s) walks its
+ * TS rows once, keeping the last K − 1 inputs in registers, and stores P[s, c, k] = Σ_t dY[t, c]·xe[t−K+1+k, c]
+ * at (s·C + c)·K + k — convBwdWSplit's (S, C, K) layout. Two loads per K multiply-adds, where
+ * convBwdWSplit (one tap per thread) has two per one, and no token predicate (L a multiple of TS). The
+ * inputs before row 0 come from the carried state (stateIn, (K−1, C)). Constants C, K, TS.
+ */
+export function convBwdWTapsSource(K: number): string {
+  if (!(Number.isInteger(K) && K >= 2 && K <= 16)) throw new RangeError(`convBwdWTapsSource: K = ${K} outside 2 … 16`);
+  const c = 'this.constants';
+  const t0 = `this.thread.y * ${c}.TS`;
+  const d = 'this.thread.x';
+  const ws = Array.from({ length: K - 1 }, (_, i) => i), ks = Array.from({ length: K }, (_, k) => k);
+  return [
+    'function convBwdWTaps(dY, x, state) {',
+    // the K − 1 inputs before the split's first row: rows t0 − (K−1) + i, from the state where negative
+    ...ws.flatMap((i) => [
+      `  let w${i} = 0;`,
+      `  if (${t0} - ${K - 1 - i} >= 0) {`,
+      `    w${i} = x[(${t0} - ${K - 1 - i}) * ${c}.C + ${d}];`,
+      '  } else {',
+      `    w${i} = state[(${t0} + ${i}) * ${c}.C + ${d}];`,
+      '  }',
+    ]),
+    ...ks.map((k) => `  let s${k} = 0;`),
+    `  for (let j = 0; j < ${c}.TS; j++) {`,
+    `    const g = dY[(${t0} + j) * ${c}.C + ${d}];`,
+    `    const xt = x[(${t0} + j) * ${c}.C + ${d}];`,
+    ...ks.map((k) => `    s${k} += g * ${k < K - 1 ? `w${k}` : 'xt'};`),
+    ...ws.map((i) => `    w${i} = ${i < K - 2 ? `w${i + 1}` : 'xt'};`),
+    '  }',
+    ...ks.map((k) => `  storeAt((this.thread.y * ${c}.C + ${d}) * ${c}.K + ${k}, s${k});`),
+    '  return 0;',
+    '}',
+  ].join('\n');
+}

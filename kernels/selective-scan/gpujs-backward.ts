@@ -43,7 +43,7 @@
 // the forward tree are taken from it instead of recomputed (H100 2^20: 125.5 → 109.4 ms).
 // Scheme 'hillis-steele' (N > 32 or chunk > 64, the earlier design): Hillis–Steele passes for S and P
 // and per-position replays Hprev, G of shape (NC·T, ED, N) — 2·L·ED·N floats.
-import { flatView, type GpuHandle, type GpuJsLike, kernelSettings, laneStrides, laneView } from '../gpujs-types.js';
+import { flatView, type GpuHandle, type GpuJsLike, kernelSettings, laneStrides, laneView, scatterFloats, scatterHelpers, scatterView } from '../gpujs-types.js';
 import type { SelectiveScanArgs, SelectiveScanGrads } from './ref.js';
 import {
   chunkDeltaSumKernel, chunkSummaryKernel, deltaKernel, idiv, iint, integerHelpers, scanDeltaPassKernel, scanStatePassKernel, toFlat,
@@ -971,7 +971,47 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     '  return [s0, s1, s2, s3];',
     '}',
   ].join('\n');
-  return { dZ, dU, dRaw, dC, dB, dA: N % 4 === 0 ? bwdDAQuadSource(T, full) : undefined };
+  // whole-chunk threads (webgpu, storeAt): grid [ED, NC], one thread per (chunk, d) walks all T tokens
+  // once — forward for dZ, backward for dU — and stores every position's gradient (one step per token,
+  // against (T/4 + 1)/2 for four positions per thread)
+  const rowc = (k: string) => `(this.thread.y * ${c}.T + ${k})`;
+  const chunkStates = (v: string, arr: string) => ns.map((n) => `  let ${v}${n} = ${arr}[(this.thread.y * ${c}.N + ${n}) * ${c}.ED + ${d}];`);
+  const dZc = [
+    'function bwdDZChunkKernel(delta, u, PD, BC, z, dOut, S) {',
+    ...chunkStates('h', 'S'), ...loadA,
+    `  const dd = PD[${d} * ${c}.NP + ${c}.N];`,
+    `  for (let k = 0; k < ${c}.T; k++) {`,
+    `    const dl = delta[${at(rowc('k'))}];`,
+    `    const ut = u[${at(rowc('k'))}];`,
+    ...ns.map((n) => `    h${n} = Math.exp(dl * a${n}) * h${n} + dl * ut * ${bc(rowc('k'), 'BO', n)};`),
+    '    let y = dd * ut;',
+    ...ns.map((n) => `    y += ${bc(rowc('k'), 'CO', n)} * h${n};`),
+    `    const zt = z[${at(rowc('k'))}];`,
+    '    const sg = 1 / (1 + Math.exp(-zt));',
+    `    storeAt(${at(rowc('k'))}, dOut[${at(rowc('k'))}] * y * sg * (1 + zt * (1 - sg)));`,
+    '  }',
+    '  return 0;',
+    '}',
+  ].join('\n');
+  const rb = rowc(`${c}.T - 1 - i`);
+  const dUc = [
+    'function bwdDUChunkKernel(delta, dy, PD, BC, P) {',
+    ...chunkStates('g', 'P'), ...loadA,
+    `  const dd = PD[${d} * ${c}.NP + ${c}.N];`,
+    `  for (let i = 0; i < ${c}.T; i++) {`,
+    `    const yv = dy[${at(rb)}];`,
+    '    let s = 0;',
+    ...ns.map((n) => `    s += (g${n} + yv * ${bc(rb, 'CO', n)}) * ${bc(rb, 'BO', n)};`),
+    `    const dl = delta[${at(rb)}];`,
+    `    storeAt(${at(rb)}, yv * dd + dl * s);`,
+    ...(full ? [] : [`    if (${rb} < ${c}.LS) {`]),
+    ...ns.map((n) => `    ${full ? '' : '  '}g${n} = Math.exp(dl * a${n}) * (g${n} + yv * ${bc(rb, 'CO', n)});`),
+    ...(full ? [] : ['    }']),
+    '  }',
+    '  return 0;',
+    '}',
+  ].join('\n');
+  return { dZ, dU, dRaw, dC, dB, dA: N % 4 === 0 ? bwdDAQuadSource(T, full) : undefined, dZc, dUc };
 }
 
 /**
@@ -1007,11 +1047,12 @@ export interface GpuScanBackwardOptions {
    * `hoist` B/C loads ahead of the replay predicate (default false); 'quad': positions per dΔraw thread
    * (`rawPositions`, default 2) and the split of dC/dB's sum over d into `dSplit` partial threads
    * (default the largest of 16, 8, 4, 2, 1 that divides ED; must divide ED), their d-block index
-   * computed once into a local (`hoistIdx`, default true) or inline at every load.
+   * computed once into a local (`hoistIdx`, default true) or inline at every load; dZ and dU as
+   * whole-chunk threads storing through storeAt (`chunkRows`, default true) or four positions per thread.
    * The defaults were fastest on the H100 (docs/decisions/selective-scan.md); the others are kept,
    * tested, for benchmarks.
    */
-  tune?: { layout?: BwdLayout; sub?: number; dAChunks?: number; hoist?: boolean; rawPositions?: 2 | 4; dSplit?: number; hoistIdx?: boolean };
+  tune?: { layout?: BwdLayout; sub?: number; dAChunks?: number; hoist?: boolean; rawPositions?: 2 | 4; dSplit?: number; hoistIdx?: boolean; chunkRows?: boolean };
 }
 
 /** Options of one call: `profile` is awaited after each stage with its name (a profiler syncs there). */
@@ -1247,10 +1288,14 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
       view.delete();
       return r;
     };
-    const dZ = qs ? await viaQuad('dZ', qs.dZ, ED, [delta, a.u, PD, a.BC, a.z, a.dOut, S])
+    // (NC·T, ED) rows from a whole-chunk kernel: thread (d, c) stores rows c·T … c·T + T − 1 (scatter-stores.ts)
+    const viaChunk = async (name: string, fn: string, args: unknown[]) =>
+      scatterView(await call(`${name}c`, fn, [ED, NC], { ...base, ...scatterFloats(NC * T * ED) }, args, { functions: scatterHelpers }, keep) as GpuHandle, NC * T * ED);
+    const chunkRows = qs && (opts.tune?.chunkRows ?? true);
+    const dZ = qs ? await (chunkRows ? viaChunk('dZ', qs.dZc, [delta, a.u, PD, a.BC, a.z, a.dOut, S]) : viaQuad('dZ', qs.dZ, ED, [delta, a.u, PD, a.BC, a.z, a.dOut, S]))
       : await call('dZ', src.dZ, gED, sub, [delta, a.u, PD, a.BC, a.z, a.dOut, S], lay, keep);
     await profile('dZ');
-    const dU = qs ? await viaQuad('dU', qs.dU, ED, [delta, dy, PD, a.BC, P])
+    const dU = qs ? await (chunkRows ? viaChunk('dU', qs.dUc, [delta, dy, PD, a.BC, P]) : viaQuad('dU', qs.dU, ED, [delta, dy, PD, a.BC, P]))
       : await call('dU', src.dU, gED, sub, [delta, dy, PD, a.BC, P], lay, keep);
     await profile('dU');
     const dRaw = qs ? await viaQuad('dRaw', qs.dRaw, ED, [delta, a.u, PD, a.BC, dy, S, P], rawP)

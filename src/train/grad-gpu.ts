@@ -39,7 +39,7 @@ import {
   linearBwdWSplit, linearBwdWSplit22Full, linearBwdX, linearFwdT, linearFwdT22, linearFwdTRows4, registerTile, tileGemmSource, type TileGemmConstants,
 } from '../../kernels/linear/gpujs.js';
 import {
-  convBwdBSplit, convBwdState, convBwdWSplit, convBwdWSplitWin, convBwdX, convBwdXWin, convFwd, convFwdWin, convStateOut,
+  convBwdBSplit, convBwdState, convBwdWSplit, convBwdWSplitWin, convBwdWTapsSource, convBwdX, convBwdXWin, convFwd, convFwdWin, convStateOut,
 } from '../../kernels/conv1d/gpujs.js';
 import { applyKernel, bwdWSplitKernel, bwdXAddKernel, bwdXKernel, coefKernel, rstdKernel } from '../../kernels/rms-norm/gpujs.js';
 import { embBwdSplit, embFwd } from '../../kernels/embedding/gpujs.js';
@@ -381,6 +381,20 @@ class Step {
     return scatterView(stored, count) as H;
   }
 
+  /**
+   * acc (ED, K) ← acc + the conv's dW over the chunk: all K taps per thread (convBwdWTapsSource, storeAt)
+   * where every split is full, else one tap per thread (convBwdWSplit).
+   */
+  private async convBwdW(acc: H, dXPre: H, x: H, convIn: H, Lc: number, ED: number, K: number): Promise<H> {
+    const S = Math.ceil(Lc / this.TS);
+    if (Lc % this.TS !== 0) return this.accSplit(acc, 'convBwdW', convBwdWSplit, [K, ED, S], { L: Lc, C: ED, K }, [dXPre, x, convIn]);
+    const stored = await this.dev.k('convBwdWTaps', convBwdWTapsSource(K), [ED, S], { C: ED, K, TS: this.TS, ...scatterFloats(S * ED * K) }, [dXPre, x, convIn], { extra: { functions: scatterHelpers } });
+    const P = scatterView(stored, S * ED * K) as H;
+    const out = await this.dev.k('accP', accumulatePartialsKernel, [ED * K], { X: ED * K, S }, [acc, P]);
+    free(acc, P);
+    return out;
+  }
+
   /** linearFwdTRows4's (Lc, W) result, stored as rows (padded to 4·⌈Lc/4⌉; lane-strides.ts). */
   private async rows4(name: string, W: number, Lc: number, ints: Record<string, number>, args: unknown[]): Promise<H> {
     const stored = await this.dev.k(`${name}4`, linearFwdTRows4, [W, Math.ceil(Lc / 4)], { ...ints, ...laneStrides(1, 4 * W, 0, W) }, args, { extra: { returnType: 'Array(4)' } });
@@ -700,7 +714,7 @@ class Step {
       const dState = await dev.k('convBwdState', convBwdState, [ED, K - 1], conv, [dXPre, w.convW, dConv[i]]); // (K-1, ED)
       free(dConv[i]);
       dConv[i] = dState;
-      gp.convW = await this.accSplit(gp.convW, 'convBwdW', convBwdWSplit, [K, ED, S], conv, [dXPre, a.x, convIn]);
+      gp.convW = await this.convBwdW(gp.convW, dXPre, a.x, convIn, Lc, ED, K);
     }
     gp.convB = await this.accSplit(gp.convB, 'convBwdB', convBwdBSplit, [ED, S], conv, [dXPre]);
     free(dXPre);

@@ -93,6 +93,7 @@ test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stage
     // with tree levels, chunk 16, chunk 4 with L a multiple of it, L shorter than one chunk
     ...(modes[0] === 'webgpu' ? [
       { L: 4099, ED: 7, N: 16, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 },
+      { L: 4099, ED: 7, N: 16, opts: { tune: { layout: 'quad' as const, chunkRows: false } }, scheme: 'tree', layout: 'quad', sub: 8 }, // dZ, dU four positions per thread
       { L: 257, ED: 9, N: 16, opts: { chunk: 16, tune: { layout: 'quad' as const, rawPositions: 4 as const } }, scheme: 'tree', layout: 'quad', sub: 16 },
       { L: 2000, ED: 5, N: 3, opts: { chunk: 4, tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 4 },
       { L: 3, ED: 5, N: 2, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 },

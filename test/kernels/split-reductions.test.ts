@@ -2,11 +2,11 @@
 // transposed-weight forward linear, on gpu.js webgpu and webasm, vs the float64 references: odd sizes,
 // splits that do not divide L (the last split is short), L shorter than one split.
 import test from 'ava';
-import { kernelSettings } from '../../kernels/gpujs-types.js';
+import { type GpuHandle, kernelSettings, scatterFloats, scatterHelpers, scatterView } from '../../kernels/gpujs-types.js';
 import { linearBackwardRef, linearRef } from '../../kernels/linear/ref.js';
 import { linearBwdWSplit, linearFwdT } from '../../kernels/linear/gpujs.js';
 import { conv1dBackwardRef } from '../../kernels/conv1d/ref.js';
-import { convBwdBSplit, convBwdWSplit } from '../../kernels/conv1d/gpujs.js';
+import { convBwdBSplit, convBwdWSplit, convBwdWTapsSource } from '../../kernels/conv1d/gpujs.js';
 import { rmsNormBackwardRef } from '../../kernels/rms-norm/ref.js';
 import { bwdWSplitKernel } from '../../kernels/rms-norm/gpujs.js';
 import { embeddingBackwardRef } from '../../kernels/embedding/ref.js';
@@ -76,3 +76,21 @@ for (const mode of ['webgpu', 'webasm'] as const) {
   }
 }
 
+
+// The conv's dW with all K taps per thread (the training engine's kernel for full splits on webgpu):
+// partials stored through storeAt in convBwdWSplit's layout, a carried-in state, K = 4 and 3.
+(probe.ok ? test : test.skip)('webgpu conv dW, all taps per thread (convBwdWTapsSource, full splits) vs reference', async (t) => {
+  const gpu = await getGpu('webgpu');
+  const e: Record<string, number> = {};
+  for (const [L, TS, C, K] of [[259, 37, 7, 4], [64, 16, 5, 3], [6, 2, 3, 4]] as Array<[number, number, number, number]>) {
+    const rng = mulberry32(L + K);
+    const S = L / TS;
+    const cx = randn(rng, L * C), cw = randn(rng, C * K, 0.5), st = randn(rng, (K - 1) * C), cdY = randn(rng, L * C);
+    const cr = conv1dBackwardRef(cx, cw, st, cdY, null, L, C, K);
+    const k = gpu.createKernel(convBwdWTapsSource(K), { ...kernelSettings([C, S], { C, K, TS, ...scatterFloats(S * C * K) }, {}, { pipeline: true, immutable: true }), functions: scatterHelpers });
+    const P = await readFlat(scatterView(await k(f32(cdY), f32(cx), f32(st)) as GpuHandle, S * C * K));
+    e[`L${L} split ${TS} K${K}`] = maxRelErr(sumSplits(P, S, C * K), cr.dW);
+  }
+  t.log(`max rel err: ${JSON.stringify(e)}`);
+  for (const v of Object.values(e)) t.true(v < TOLERANCE.backward);
+});
