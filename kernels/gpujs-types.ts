@@ -80,9 +80,12 @@ export function laneStrides(sx: number, sy: number, sz: number, sk: number): Rec
  * the blocked layout instead).
  */
 export function laneView(handle: GpuHandle, count: number): GpuHandle {
-  if ((handle as { kernel?: { laneStrided?: boolean } }).kernel?.laneStrided !== true) {
-    throw new Error('laneView: the kernel was built without strided stores (src/backend/gpujs/lane-strides.ts is not installed, or gpu.js is not 2.24.1)');
-  }
+  return takeOver(handle, count, 'laneStrided', 'laneView: the kernel was built without strided stores (src/backend/gpujs/lane-strides.ts is not installed, or gpu.js is not 2.24.1)');
+}
+
+/** flatView of a patched kernel's result that replaces the handle; throws, handle untouched, unless `kernel[mark]`. */
+function takeOver(handle: GpuHandle, count: number, mark: 'laneStrided' | 'scattered', refusal: string): GpuHandle {
+  if ((handle as { kernel?: Record<string, unknown> }).kernel?.[mark] !== true) throw new Error(refusal);
   const view = flatView(handle, count);
   handle.delete();
   return view;
@@ -114,10 +117,5 @@ export function scatterFloats(count: number): { SFLOATS: number } {
  * laneView). Throws, handle untouched, if gpu.js did not apply the scatter patch.
  */
 export function scatterView(handle: GpuHandle, count: number): GpuHandle {
-  if ((handle as { kernel?: { scattered?: boolean } }).kernel?.scattered !== true) {
-    throw new Error('scatterView: the kernel was built without scattered stores (src/backend/gpujs/scatter-stores.ts is not installed, or gpu.js is not 2.24.1)');
-  }
-  const view = flatView(handle, count);
-  handle.delete();
-  return view;
+  return takeOver(handle, count, 'scattered', 'scatterView: the kernel was built without scattered stores (src/backend/gpujs/scatter-stores.ts is not installed, or gpu.js is not 2.24.1)');
 }

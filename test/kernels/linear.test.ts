@@ -106,19 +106,26 @@ test(`${probe.ok ? 'webgpu' : 'webasm'} linear chains device handles (pipeline: 
   t.true(e < TOLERANCE.forward);
 });
 
+/**
+ * The webgpu linear kernels' case: x as the first IN columns of a strided (L, XS) input xs, the rows
+ * [R0, R0 + OUT) of a (WOUT, IN) weight W (Wslice) and W's transpose WT (IN, WOUT), an upstream dY.
+ */
+function sliceCase(rng: () => number, L: number, IN: number, OUT: number, R0: number, WOUT: number, XS: number) {
+  const xs = randn(rng, L * XS), W = randn(rng, WOUT * IN, 0.3), dY = randn(rng, L * OUT);
+  const x = new Float64Array(L * IN);
+  for (let r = 0; r < L; r++) for (let i = 0; i < IN; i++) x[r * IN + i] = xs[r * XS + i];
+  const WT = new Float64Array(IN * WOUT);
+  for (let o = 0; o < WOUT; o++) for (let i = 0; i < IN; i++) WT[i * WOUT + o] = W[o * IN + i];
+  return { xs, x, dY, Wslice: W.subarray(R0 * IN, (R0 + OUT) * IN), WT };
+}
+
 // Four rows per thread (the training engine's forward and dX linears on webgpu): Array(4) results
 // stored as rows through laneStrides; L not a multiple of 4, a column slice of Wᵀ (R0, WOUT) and a
 // strided input (XS > IN), against the float64 reference.
 (probe.ok ? test : test.skip)('webgpu four-rows linear (forward through Wᵀ with a row slice and strided x; dX through the same kernel) == reference', async (t) => {
   const gpu = await getGpu('webgpu');
-  const rng = mulberry32(123);
   const [L, IN, OUT, R0, WOUT, XS] = [257, 19, 40, 7, 50, 23];
-  const xs = randn(rng, L * XS), W = randn(rng, WOUT * IN, 0.3), dY = randn(rng, L * OUT);
-  const x = new Float64Array(L * IN);
-  for (let r = 0; r < L; r++) for (let i = 0; i < IN; i++) x[r * IN + i] = xs[r * XS + i];
-  const Wslice = W.subarray(R0 * IN, (R0 + OUT) * IN);
-  const WT = new Float64Array(IN * WOUT);
-  for (let o = 0; o < WOUT; o++) for (let i = 0; i < IN; i++) WT[i * WOUT + o] = W[o * IN + i];
+  const { xs, x, dY, Wslice, WT } = sliceCase(mulberry32(123), L, IN, OUT, R0, WOUT, XS);
   const rows = async (fn: Function, Wd: number, ints: Record<string, number>, args: Float32Array[]) => {
     const k = gpu.createKernel(fn, { ...kernelSettings([Wd, Math.ceil(L / 4)], { ...ints, ...laneStrides(1, 4 * Wd, 0, Wd) }, {}, { pipeline: true, immutable: true }), returnType: 'Array(4)' });
     const stored = await k(...args) as GpuHandle;
@@ -138,14 +145,8 @@ test(`${probe.ok ? 'webgpu' : 'webasm'} linear chains device handles (pipeline: 
 // (L a multiple of the split; summed here), against the float64 reference.
 (probe.ok ? test : test.skip)('webgpu 2 × 2 tile linears (forward, dX, split dW partials) == reference', async (t) => {
   const gpu = await getGpu('webgpu');
-  const rng = mulberry32(321);
   const [L, IN, OUT, R0, WOUT, XS] = [259, 22, 40, 7, 50, 23];
-  const xs = randn(rng, L * XS), W = randn(rng, WOUT * IN, 0.3), dY = randn(rng, L * OUT);
-  const x = new Float64Array(L * IN);
-  for (let r = 0; r < L; r++) for (let i = 0; i < IN; i++) x[r * IN + i] = xs[r * XS + i];
-  const Wslice = W.subarray(R0 * IN, (R0 + OUT) * IN);
-  const WT = new Float64Array(IN * WOUT);
-  for (let o = 0; o < WOUT; o++) for (let i = 0; i < IN; i++) WT[i * WOUT + o] = W[o * IN + i];
+  const { xs, x, dY, Wslice, WT } = sliceCase(mulberry32(321), L, IN, OUT, R0, WOUT, XS);
   const tiles = async (Wd: number, ints: Record<string, number>, args: Float32Array[]) => {
     const k = gpu.createKernel(linearFwdT22, { ...kernelSettings([Wd / 2, Math.ceil(L / 2)], { ...ints, OH: Wd / 2, ...laneStrides(1, 2 * Wd, 0, Wd / 2) }, {}, { pipeline: true, immutable: true }), returnType: 'Array(4)' });
     return readFlat(laneView(await k(...args) as GpuHandle, L * Wd));
@@ -173,14 +174,8 @@ test(`${probe.ok ? 'webgpu' : 'webasm'} linear chains device handles (pipeline: 
 for (const [R, C] of [[8, 8], [4, 4], [2, 4]] as const) {
   (probe.ok ? test : test.skip)(`webgpu ${R} × ${C} register-tile linears (tileGemmSource: forward, dX, split dW partials) == reference`, async (t) => {
     const gpu = await getGpu('webgpu');
-    const rng = mulberry32(500 + R * C);
     const [L, IN, OUT, R0, WOUT, XS] = [259, 24, 40, 7, 50, 27];
-    const xs = randn(rng, L * XS), W = randn(rng, WOUT * IN, 0.3), dY = randn(rng, L * OUT);
-    const x = new Float64Array(L * IN);
-    for (let r = 0; r < L; r++) for (let i = 0; i < IN; i++) x[r * IN + i] = xs[r * XS + i];
-    const Wslice = W.subarray(R0 * IN, (R0 + OUT) * IN);
-    const WT = new Float64Array(IN * WOUT);
-    for (let o = 0; o < WOUT; o++) for (let i = 0; i < IN; i++) WT[i * WOUT + o] = W[o * IN + i];
+    const { xs, x, dY, Wslice, WT } = sliceCase(mulberry32(500 + R * C), L, IN, OUT, R0, WOUT, XS);
     const run = async (grid: number[], c: Record<string, number>, floats: number, count: number, args: Float32Array[]) => {
       const k = gpu.createKernel(tileGemmSource(R, C), { ...kernelSettings(grid, { ...c, ...scatterFloats(floats) }, {}, { pipeline: true, immutable: true }), functions: scatterHelpers });
       return readFlat(scatterView(await k(...args) as GpuHandle, count));
