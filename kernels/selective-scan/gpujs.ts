@@ -688,7 +688,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   const quad = scheme === 'tree' && (replayLayout === 'quad' || chunkOut);
   if (quad && T % 4 !== 0) throw new RangeError(`selective scan: replay layout '${replayLayout}' needs a chunk that is a multiple of 4, got ${T}`);
   const replaySource = scheme === 'tree' ? treeReplayKernelSource(N, quad ? '3d' : replayLayout, opts.replay?.hoistB ?? false) : '';
-  const quadSource = quad ? treeReplayQuadKernelSource(N) : '';
+  const quadSource = quad && !chunkOut ? treeReplayQuadKernelSource(N) : '';
   const chunkSource = chunkOut ? treeReplayChunkKernelSource(N) : '';
 
   type Seg = { u: GpuTensor; raw: GpuTensor; z: GpuTensor; BC: GpuTensor; A: GpuTensor; D: GpuTensor; bias: GpuTensor; h0: GpuTensor };

@@ -2,6 +2,13 @@
 // reading gpu.js results (typed arrays, nested rows, or device handles) back into one flat array.
 
 /** max|got - ref| / max(max|ref|, 1e-30): one number per output tensor. */
+/** Σ over the S partials of a (S, X) result (the split token reductions' second step, in float64). */
+export function sumSplits(P: ArrayLike<number>, S: number, X: number): Float64Array {
+  const out = new Float64Array(X);
+  for (let s = 0; s < S; s++) for (let x = 0; x < X; x++) out[x] += P[s * X + x];
+  return out;
+}
+
 export function maxRelErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
   if (got.length !== ref.length) throw new Error(`length mismatch: got ${got.length}, expected ${ref.length}`);
   let maxDiff = 0;

@@ -1,12 +1,12 @@
 // linear: reference by hand, finite differences, cpu and gpu.js (webgpu, webasm) vs the float64 reference.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { linearRef, linearBackwardRef } from '../../kernels/linear/ref.js';
 import { linear, linearBackward, gemmABt } from '../../kernels/linear/cpu.js';
 import { createLinearKernels, linearBwdWSplit22Full, linearFwdT22, linearFwdTRows4, tileGemmSource } from '../../kernels/linear/gpujs.js';
 import { type GpuHandle, kernelSettings, laneStrides, laneView, scatterFloats, scatterHelpers, scatterView } from '../../kernels/gpujs-types.js';
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
 import { mulberry32, randn } from '../helpers/random.js';
-import { f32, maxRelErr, numericGrad, readFlat } from '../helpers/compare.js';
+import { f32, maxRelErr, numericGrad, readFlat, sumSplits } from '../helpers/compare.js';
 import { TOLERANCE } from './tolerances.js';
 
 const probe = await probeWebGpu();
@@ -119,6 +119,17 @@ function sliceCase(rng: () => number, L: number, IN: number, OUT: number, R0: nu
   return { xs, x, dY, Wslice: W.subarray(R0 * IN, (R0 + OUT) * IN), WT };
 }
 
+/** y, dX and dW of a sliceCase against the float64 reference: logs the max relative errors, then asserts. */
+function checkLinear(t: ExecutionContext, c: { x: Float64Array; Wslice: Float64Array; dY: Float64Array; L: number; IN: number; OUT: number },
+  y: ArrayLike<number>, dX: ArrayLike<number>, dW: ArrayLike<number>): void {
+  const ref = linearBackwardRef(c.x, c.Wslice, c.dY, c.L, c.IN, c.OUT, false);
+  const e = { y: maxRelErr(y, linearRef(c.x, c.Wslice, null, c.L, c.IN, c.OUT)), dX: maxRelErr(dX, ref.dX), dW: maxRelErr(dW, ref.dW) };
+  t.log(`max rel err: y ${e.y.toExponential(2)}, dX ${e.dX.toExponential(2)}, dW ${e.dW.toExponential(2)}`);
+  t.true(e.y < TOLERANCE.forward);
+  t.true(e.dX < TOLERANCE.backward);
+  t.true(e.dW < TOLERANCE.backward);
+}
+
 // Four rows per thread (the training engine's forward and dX linears on webgpu): Array(4) results
 // stored as rows through laneStrides; L not a multiple of 4, a column slice of Wᵀ (R0, WOUT) and a
 // strided input (XS > IN), against the float64 reference.
@@ -158,14 +169,7 @@ function sliceCase(rng: () => number, L: number, IN: number, OUT: number, R0: nu
   const S = LW / TS;
   const kW = gpu.createKernel(linearBwdWSplit22Full, { ...kernelSettings([IN / 2, OUT / 2, S], { L: LW, OUT, TS, XS, IH: IN / 2, ...laneStrides(1, 2 * IN, OUT * IN, IN / 2) }, {}, { pipeline: true, immutable: true }), returnType: 'Array(4)' });
   const P = await readFlat(laneView(await kW(f32(dY), f32(xs)) as GpuHandle, S * OUT * IN));
-  const dW = new Float64Array(OUT * IN);
-  for (let s = 0; s < S; s++) for (let j = 0; j < OUT * IN; j++) dW[j] += P[s * OUT * IN + j];
-  const ref = linearBackwardRef(x, Wslice, dY, L, IN, OUT, false);
-  const e = { y: maxRelErr(y, linearRef(x, Wslice, null, L, IN, OUT)), dX: maxRelErr(dX, ref.dX), dW: maxRelErr(dW, ref.dW) };
-  t.log(`max rel err: y ${e.y.toExponential(2)}, dX ${e.dX.toExponential(2)}, dW ${e.dW.toExponential(2)}`);
-  t.true(e.y < TOLERANCE.forward);
-  t.true(e.dX < TOLERANCE.backward);
-  t.true(e.dW < TOLERANCE.backward);
+  checkLinear(t, { x, Wslice, dY, L, IN, OUT }, y, dX, sumSplits(P, S, OUT * IN));
 });
 
 // Register tiles stored through storeAt (the training engine's default linears on webgpu): forward, dX
@@ -185,13 +189,6 @@ for (const [R, C] of [[8, 8], [4, 4], [2, 4]] as const) {
     const dX = await run([IN / C, rows / R, 1], { K: OUT, ARS: OUT, AKS: 1, BKS: IN, BO: 0, OS: IN, CQ: IN / C, ZK: 0, ZO: 0 }, rows * IN, L * IN, [f32(dY), f32(Wslice)]);
     const [TS, S] = [37, 7]; // 7 full splits of 37 = 259 tokens
     const P = await run([IN / C, OUT / R, S], { K: TS, ARS: 1, AKS: OUT, BKS: XS, BO: 0, OS: IN, CQ: IN / C, ZK: TS, ZO: OUT * IN }, S * OUT * IN, S * OUT * IN, [f32(dY), f32(xs)]);
-    const dW = new Float64Array(OUT * IN);
-    for (let s = 0; s < S; s++) for (let j = 0; j < OUT * IN; j++) dW[j] += P[s * OUT * IN + j];
-    const ref = linearBackwardRef(x, Wslice, dY, L, IN, OUT, false);
-    const e = { y: maxRelErr(y, linearRef(x, Wslice, null, L, IN, OUT)), dX: maxRelErr(dX, ref.dX), dW: maxRelErr(dW, ref.dW) };
-    t.log(`max rel err: y ${e.y.toExponential(2)}, dX ${e.dX.toExponential(2)}, dW ${e.dW.toExponential(2)}`);
-    t.true(e.y < TOLERANCE.forward);
-    t.true(e.dX < TOLERANCE.backward);
-    t.true(e.dW < TOLERANCE.backward);
+    checkLinear(t, { x, Wslice, dY, L, IN, OUT }, y, dX, sumSplits(P, S, OUT * IN));
   });
 }

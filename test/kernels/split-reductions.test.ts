@@ -13,19 +13,12 @@ import { embeddingBackwardRef } from '../../kernels/embedding/ref.js';
 import { embBwdSplit } from '../../kernels/embedding/gpujs.js';
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
 import { mulberry32, randn } from '../helpers/random.js';
-import { f32, maxRelErr, readFlat } from '../helpers/compare.js';
+import { f32, maxRelErr, readFlat, sumSplits } from '../helpers/compare.js';
 import { TOLERANCE } from './tolerances.js';
 
 const probe = await probeWebGpu();
 if (!probe.ok) console.log(`split-reduction webgpu tests skipped: ${probe.reason}`);
 test.after.always(async () => { await shutdownGpu(); });
-
-/** Σ over the S partials of a (S, X) result. */
-function sumSplits(P: Float64Array, S: number, X: number): Float64Array {
-  const out = new Float64Array(X);
-  for (let s = 0; s < S; s++) for (let x = 0; x < X; x++) out[x] += P[s * X + x];
-  return out;
-}
 
 for (const mode of ['webgpu', 'webasm'] as const) {
   const run = mode === 'webgpu' && !probe.ok ? test.skip : test;
