@@ -8,7 +8,7 @@
 // wall time with a queue sync per stage). For the default tree configuration it also times the pair as
 // the training engine runs it: the forward saving δ and its tree (`save`), the backward taking them.
 // Run: node dist/kernels/selective-scan/bench-backward.js [--lmin 12] [--lmax 20] [--seg 65536] [--repeats 5]
-//        [--configs tree:8:warp,tree:8:3d:8,tree:16:warp:4:16,hillis-steele:16]   (scheme:chunk[:layout[:sub-chunk[:dA sub-chunks[:hoist]]]]; layout quad4 = quad with dΔraw at four positions, quad-d8 = quad with dC/dB's sum over d split 8 ways, quad-d8i = the same with the d-block index computed once (quad-d8: inline), quad alone = the defaults)
+//        [--configs tree:8:warp,tree:8:3d:8,tree:16:warp:4:16,hillis-steele:16]   (scheme:chunk[:layout[:sub-chunk[:dA sub-chunks[:hoist]]]]; layout quad4 = quad with dΔraw at four positions, quad-d8 = quad with dC/dB's sum over d split 8 ways, quad-d8i = the same with the d-block index computed once (quad-d8: inline), quad alone = the defaults; a JSON object after '@' adds tune options, e.g. tree:8:quad@{"rawA":false,"chunkSums":false})
 //        [--profile 16,20] (log2 L) [--fwd-layout 3d|quad] (the forward's replay layout) [--json]
 //        [--check 262149] (instead of timing: the default backward, from scratch and from the quad forward's
 //        saved tree, against layout '3d' — its own tree and kernels, none of the quad ones — at that L,
@@ -21,7 +21,8 @@ import { deviceBench, stageTimer, TimestampMarks } from '../bench-util.js';
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
 const lmin = Number(opt('lmin', '12')), lmax = Number(opt('lmax', '20')), repeats = Number(opt('repeats', '5'));
-const configs = opt('configs', 'tree:8').split(',');
+/** configs split at commas outside braces (a config's '@' tune object may hold commas) */
+const configs = opt('configs', 'tree:8').split(/,(?![^{]*})/);
 const profileAt = new Set(opt('profile', '').split(',').filter(Boolean).map(Number));
 const ED = 256, N = 16;
 const { rt, probe, gpu } = await deviceBench('bench-backward', true); // also --wg WxH,F
@@ -35,10 +36,12 @@ const fwdFor = (chunk: number) => {
   return k;
 };
 const bwds = configs.map((cfg) => {
-  const [scheme, c, layout, sub, k, hoist] = cfg.split(':');
+  const at = cfg.indexOf('@');
+  const [scheme, c, layout, sub, k, hoist] = (at < 0 ? cfg : cfg.slice(0, at)).split(':');
   const b = createSelectiveScanBackwardKernels(gpu, {
     ED, N, chunk: Number(c), maxBindingBytes, scheme: scheme as BwdScheme,
     tune: {
+      ...(at < 0 ? {} : JSON.parse(cfg.slice(at + 1))),
       layout: (layout?.startsWith('quad') ? 'quad' : layout || undefined) as BwdLayout | undefined, rawPositions: layout?.startsWith('quad4') ? 4 : undefined,
       dSplit: layout?.includes('-d') ? parseInt(layout.split('-d')[1], 10) : undefined, hoistIdx: layout?.includes('-d') ? layout.endsWith('i') : undefined,
       sub: sub ? Number(sub) : undefined, dAChunks: k ? Number(k) : undefined, hoist: hoist === 'hoist',

@@ -282,6 +282,8 @@ type TreeBwdConsts = {
   U: number; V: number; TU: number; DB: number; EB: number; EDH: number;
   /** independent windows, as the forward tree's (gpujs.ts TreeConsts): chunks per window, chunks per node */
   WC: number; NS: number;
+  /** first float of the rows rowSumKernel / rowSumFinalTKernel sum (the fused dΔraw/dA kernel's partials follow its rows) */
+  M0: number;
 };
 type KT = Thread3 & { constants: TreeBwdConsts };
 
@@ -437,11 +439,11 @@ export function revDownQuadKernel(this: KT, Rp: number[], Rc: number[], Sc: numb
   return [s, r1, r2, r3];
 }
 
-/** Row sums, grid [X, ⌈R/GR⌉]: out[r, x] = Σ_{i<GR} M[r·GR + i, x] over rows < R. */
+/** Row sums, grid [X, ⌈R/GR⌉]: out[r, x] = Σ_{i<GR} M[M0 + (r·GR + i)·X + x] over rows < R. */
 export function rowSumKernel(this: KT, M: number[]): number {
   let s = 0;
   for (let i = 0; i < this.constants.GR; i++) {
-    const v = M[(this.thread.y * this.constants.GR + i) * this.constants.X + this.thread.x];
+    const v = M[this.constants.M0 + (this.thread.y * this.constants.GR + i) * this.constants.X + this.thread.x];
     if (this.thread.y * this.constants.GR + i < this.constants.R) s += v;
   }
   return s;
@@ -467,11 +469,11 @@ export function rowSumFinalKernel(this: KT, M: number[]): number {
   return s;
 }
 
-/** Last stage of dA, grid [ED·N] (x = d·N + n): Σ of the R ≤ GR rows of (R, N, ED) partials, transposed to (ED, N). */
+/** Last stage of dA, grid [ED·N] (x = d·N + n): Σ of the R ≤ GR rows of (R, N, ED) partials from M0, transposed to (ED, N). */
 export function rowSumFinalTKernel(this: KT, M: number[]): number {
   let s = 0;
   for (let i = 0; i < this.constants.GR; i++) {
-    const v = M[(i * this.constants.N + this.thread.x - idiv(this.thread.x, this.constants.N) * this.constants.N) * this.constants.ED + idiv(this.thread.x, this.constants.N)];
+    const v = M[this.constants.M0 + (i * this.constants.N + this.thread.x - idiv(this.thread.x, this.constants.N) * this.constants.N) * this.constants.ED + idiv(this.thread.x, this.constants.N)];
     if (i < this.constants.R) s += v;
   }
   return s;
@@ -810,7 +812,7 @@ export function bwdDAQuadSource(T: number, full: boolean): string {
  * them; dΔraw keeps the four positions' (a·e^{δA}·h_{t−1} + B·u) terms (4N scalars) from its forward
  * walk for its backward walk. `full`: no token predicate (L a multiple of T).
  */
-export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions: 2 | 4 = 2, dSplit = 1, hoistIdx = false) {
+export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions: 2 | 4 = 2, dSplit = 1, hoistIdx = false, hold = T, inner = 1) {
   if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan backward: tree kernels generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
   if (!(Number.isInteger(dSplit) && dSplit >= 1)) throw new RangeError(`selective scan backward: dC/dB d-split must be a positive integer, got ${dSplit}`);
   if (!(rawPositions === 2 || rawPositions === 4)) throw new RangeError(`selective scan backward: dΔraw positions per thread must be 2 or 4, got ${rawPositions}`);
@@ -1011,7 +1013,135 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     '  return 0;',
     '}',
   ].join('\n');
-  return { dZ, dU, dRaw, dC, dB, dA: N % 4 === 0 ? bwdDAQuadSource(T, full) : undefined, dZc, dUc };
+  // dΔraw and dA fused, whole chunks (webgpu, storeAt): grid [ED, ⌈NC/K⌉], thread (d, y) walks chunks
+  // y·K … y·K + K − 1. Per chunk, in blocks of H held positions from the last: a forward walk from S[c]
+  // (silent through the blocks before, then keeping x = e^{δA}·h_{t−1} for the H positions: H·N
+  // scalars), then the backward walk over them from the carry g (P[c], then where the later block left
+  // it): dΔraw_t = softplus'·Σ_n ḡ_n·(a_n·x_n + B_n·u), dA_n += ḡ_n·δ·x_n, g_n = e^{δa_n}·ḡ_n. dΔraw goes
+  // to rows c·T + k; the (⌈NC/K⌉, N, ED) dA partials after them, at AOFF. ≈ (1 + (T/H − 1)/2) + 1 exps
+  // per (t, d, n), where the separate kernels spend ≈ 5 (dΔraw at 2 positions) + 2 (dA)
+  if (!(Number.isInteger(hold) && hold >= 1 && T % hold === 0)) throw new RangeError(`selective scan backward: dΔraw/dA held positions ${hold} must divide the chunk ${T}`);
+  const H = hold;
+  const chA = `(this.thread.y * ${c}.K + q)`;
+  const rowA = (k: string | number) => `(${chA} * ${c}.T + ${k})`;
+  const blocks = range(T / H).reverse();
+  const dRawA = [
+    'function bwdDRawAChunkKernel(delta, u, PD, BC, dy, S, P) {',
+    ...loadA,
+    ...ns.map((n) => `  let s${n} = 0;`),
+    ...ns.map((n) => `  let g${n} = 0;`),
+    ...ns.map((n) => `  let h${n} = 0;`),
+    `  for (let q = 0; q < ${c}.K; q++) {`,
+    `    if (${chA} < ${c}.NC) {`,
+    ...ns.map((n) => `      g${n} = P[(${chA} * ${c}.N + ${n}) * ${c}.ED + ${d}];`),
+    ...blocks.flatMap((b) => {
+      const ks = range(H).map((j) => b * H + j);
+      return [
+        ...ns.map((n) => `      h${n} = S[(${chA} * ${c}.N + ${n}) * ${c}.ED + ${d}];`),
+        ...(b > 0 ? [
+          `      for (let k = 0; k < ${b * H}; k++) {`,
+          `        const dl = delta[${at(rowA('k'))}];`,
+          `        const du = dl * u[${at(rowA('k'))}];`,
+          ...ns.map((n) => `        h${n} = Math.exp(dl * a${n}) * h${n} + du * ${bc(rowA('k'), 'BO', n)};`),
+          '      }',
+        ] : []),
+        ...ks.flatMap((k, j) => [
+          `      const dl${k} = delta[${at(rowA(k))}];`,
+          `      const u${k} = u[${at(rowA(k))}];`,
+          ...ns.flatMap((n) => [
+            `      const x${k}_${n} = Math.exp(dl${k} * a${n}) * h${n};`,
+            ...(j < H - 1 ? [`      h${n} = x${k}_${n} + dl${k} * u${k} * ${bc(rowA(k), 'BO', n)};`] : []),
+          ]),
+        ]),
+        ...ks.slice().reverse().flatMap((k) => {
+          const step = [
+            `        const y${k} = dy[${at(rowA(k))}];`,
+            ...ns.flatMap((n) => [
+              `        g${n} += y${k} * ${bc(rowA(k), 'CO', n)};`,
+              `        r${k} += g${n} * (a${n} * x${k}_${n} + ${bc(rowA(k), 'BO', n)} * u${k});`,
+              `        s${n} += g${n} * dl${k} * x${k}_${n};`,
+              ...(k > 0 ? [`        g${n} = Math.exp(dl${k} * a${n}) * g${n};`] : []),
+            ]),
+          ];
+          return [
+            `      let r${k} = 0;`,
+            ...(full ? step.map((x) => x.slice(2)) : [`      if (${rowA(k)} < ${c}.LS) {`, ...step, '      }']),
+            `      let sp${k} = 1 - Math.exp(-dl${k});`,
+            `      if (dl${k} < 0.01) sp${k} = dl${k} * (1 - dl${k} * (0.5 - dl${k} / 6));`,
+            `      storeAt(${at(rowA(k))}, r${k} * sp${k});`,
+          ];
+        }),
+      ];
+    }),
+    '    }',
+    '  }',
+    ...ns.map((n) => `  storeAt(${c}.AOFF + (this.thread.y * ${c}.N + ${n}) * ${c}.ED + ${d}, s${n});`),
+    '  return 0;',
+    '}',
+  ].join('\n');
+  // dC and dB, whole chunks (webgpu, storeAt): grid [DS·N, NC], thread (g·N + n, c) sums over its d
+  // block of DD channels, `inner` of them walked side by side through the chunk (their states in
+  // registers; forward for dC, backward for dB), the DD/inner groups (DQ) in a loop: T partials, stored
+  // in unblockSumKernel's blocked (NC·T/4, DS·N, 4) layout (DS = 1: straight into (NC·T, N) rows).
+  // On the H100 at 2^20 with DD = 16: inner 16 (no loop) 4.85 + 4.85 ms; inner 8 or 4 (a loop of 2 or 4)
+  // dB 4.1–4.3 but dC 21–22; one channel at a time (a loop of 16) 20 + 13–19 ms; the four-position
+  // kernels above 6.3 + 6.2 (docs/decisions/selective-scan.md)
+  if (!(Number.isInteger(inner) && inner >= 1)) throw new RangeError(`selective scan backward: dC/dB channels per walk ${inner} must be a positive integer`);
+  const rowC = (k: number) => `(this.thread.y * ${c}.T + ${k})`;
+  const tks = range(T);
+  const partIdx = (k: number) => (split
+    ? `((this.thread.y * ${T / 4} + ${k >> 2}) * ${c}.N * ${dSplit} + this.thread.x) * 4 + ${k & 3}`
+    : `${rowC(k)} * ${c}.N + this.thread.x`);
+  const Q = inner;
+  const js8 = range(Q);
+  const dq = (j: number) => (split ? `(${gx} * ${c}.DD + i * ${Q} + ${j})` : `(i * ${Q} + ${j})`);
+  const rowQ = (k: number, j: number) => at(rowC(k), `${c}.ED`, dq(j));
+  const qLoop = `  for (let i = 0; i < ${c}.DQ; i++) {`;
+  const dCc = [
+    'function bwdDCChunkKernel(dy, delta, u, A, BC, S) {',
+    ...gLocal,
+    ...tks.map((k) => `  const b${k} = ${bc(rowC(k), 'BO', nn)};`),
+    ...tks.map((k) => `  let s${k} = 0;`),
+    qLoop,
+    ...js8.flatMap((j) => [
+      `    const a${j} = A[${dq(j)} * ${c}.N + ${nn}];`,
+      `    let h${j} = S[(this.thread.y * ${c}.N + ${nn}) * ${c}.ED + ${dq(j)}];`,
+    ]),
+    ...tks.flatMap((k) => js8.flatMap((j) => [
+      `    const l${k}_${j} = delta[${rowQ(k, j)}];`,
+      `    h${j} = Math.exp(l${k}_${j} * a${j}) * h${j} + l${k}_${j} * u[${rowQ(k, j)}] * b${k};`,
+      `    s${k} += dy[${rowQ(k, j)}] * h${j};`,
+    ])),
+    '  }',
+    ...tks.map((k) => `  storeAt(${partIdx(k)}, s${k});`),
+    '  return 0;',
+    '}',
+  ].join('\n');
+  const dBc = [
+    'function bwdDBChunkKernel(delta, u, dy, A, BC, P) {',
+    ...gLocal,
+    ...tks.map((k) => `  const c${k} = ${bc(rowC(k), 'CO', nn)};`),
+    ...tks.map((k) => `  let s${k} = 0;`),
+    qLoop,
+    ...js8.flatMap((j) => [
+      `    const a${j} = A[${dq(j)} * ${c}.N + ${nn}];`,
+      `    let g${j} = P[(this.thread.y * ${c}.N + ${nn}) * ${c}.ED + ${dq(j)}];`,
+    ]),
+    ...tks.slice().reverse().flatMap((k) => {
+      const body = js8.flatMap((j) => [
+        `    const l${k}_${j} = delta[${rowQ(k, j)}];`,
+        `    g${j} += dy[${rowQ(k, j)}] * c${k};`,
+        `    s${k} += g${j} * l${k}_${j} * u[${rowQ(k, j)}];`,
+        ...(k > 0 ? [`    g${j} = Math.exp(l${k}_${j} * a${j}) * g${j};`] : []),
+      ]);
+      return full ? body : [`    if (${rowC(k)} < ${c}.LS) {`, ...body.map((x) => `  ${x}`), '    }'];
+    }),
+    '  }',
+    ...tks.map((k) => `  storeAt(${partIdx(k)}, s${k});`),
+    '  return 0;',
+    '}',
+  ].join('\n');
+  return { dZ, dU, dRaw, dC, dB, dA: N % 4 === 0 ? bwdDAQuadSource(T, full) : undefined, dZc, dUc, dRawA, dCc, dBc };
 }
 
 /**
@@ -1052,7 +1182,17 @@ export interface GpuScanBackwardOptions {
    * The defaults were fastest on the H100 (docs/decisions/selective-scan.md); the others are kept,
    * tested, for benchmarks.
    */
-  tune?: { layout?: BwdLayout; sub?: number; dAChunks?: number; hoist?: boolean; rawPositions?: 2 | 4; dSplit?: number; hoistIdx?: boolean; chunkRows?: boolean };
+  tune?: {
+    layout?: BwdLayout; sub?: number; dAChunks?: number; hoist?: boolean; rawPositions?: 2 | 4; dSplit?: number; hoistIdx?: boolean;
+    /** 'quad' on webgpu: dZ and dU as whole-chunk threads (default true) */
+    chunkRows?: boolean;
+    /** 'quad' on webgpu: dC and dB as whole-chunk threads over their d block (default true) */
+    chunkSums?: boolean;
+    /** 'quad' on webgpu: dΔraw and dA in one whole-chunk kernel (default true), `rawHold` positions kept per walk (default: the largest divisor of the chunk with rawHold·N ≤ 128), `rawAChunks` chunks per thread (default ⌊NC·ED/2^17⌋ within 2 … 16) */
+    rawA?: boolean; rawHold?: number; rawAChunks?: number;
+    /** 'quad' on webgpu with chunkSums: channels dC/dB walk side by side (default: all DD = ED/dSplit of the thread's block where DD ≤ 32, else the largest divisor ≤ 16) */
+    sumsInner?: number;
+  };
 }
 
 /** Options of one call: `profile` is awaited after each stage with its name (a profiler syncs there). */
@@ -1121,10 +1261,11 @@ const SUM_ROWS = 64;
  * and the (⌈L/T⌉·T·DB, N) d-block partials each fit one binding; NC·T/U ≤ 65,535 (grid z of the
  * per-position kernels; NC ≤ 65,535 for the tree's); flat indices t·ED + d stay below 2^31 (i32).
  */
-export function treeBackwardMaxLength(ED: number, N: number, T: number, maxBindingBytes: number, U = T, DB = 1): number {
+export function treeBackwardMaxLength(ED: number, N: number, T: number, maxBindingBytes: number, U = T, DB = 1, KA = 0): number {
   const maxElems = Math.floor(maxBindingBytes / 4);
   const V = T / U;
-  const chunks = Math.floor(Math.min(maxElems / (T * ED), maxElems / ((N + 1) * ED), maxElems / (V * N * ED), maxElems / (T * DB * N), 65535 / V, (2 ** 31 - 1) / (T * ED)));
+  const fused = KA > 0 ? T * ED + (N * ED) / KA : T * ED; // the fused dΔraw/dA output: rows, then dA partials
+  const chunks = Math.floor(Math.min(maxElems / fused, maxElems / ((N + 1) * ED), maxElems / (V * N * ED), maxElems / (T * DB * N), 65535 / V, (2 ** 31 - 1) / fused));
   return Math.max(0, chunks * T);
 }
 
@@ -1149,10 +1290,23 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
   const DS = quad ? opts.tune?.dSplit ?? [16, 8, 4, 2, 1].find((g) => ED % g === 0)! : 1;
   if (!(Number.isInteger(DS) && DS >= 1 && ED % DS === 0)) throw new RangeError(`selective scan backward: dSplit = ${DS} must be a positive integer dividing ED = ${ED}`);
   if (quad && (U !== T || T % 4 !== 0 || scheme !== 'tree')) throw new RangeError(`selective scan backward: layout 'quad' needs scheme 'tree', a chunk that is a multiple of 4 and no sub-chunks (chunk ${T}, sub ${U})`);
+  // whole-chunk kernels (scatter-stores.ts: webgpu only)
+  const scatter = quad && (gpu.mode ?? 'webgpu') === 'webgpu';
+  const rawA = scatter && (opts.tune?.rawA ?? true);
+  const hold = opts.tune?.rawHold ?? range(T).map((i) => T - i).find((h) => T % h === 0 && h * N <= 128) ?? 1;
+  // chunks per thread of the fused dΔraw/dA kernel: fewer partials to sum, while ≥ 2^17 / ED·… threads
+  // remain (H100, 2^20 in segments of 2^18: K 16 → 7.34 ms, 4 → 7.73, 1 → 8.06); never below 2, which
+  // maxLength assumes (its partials then stay within the tree leaf's size)
+  const KAmin = opts.tune?.rawAChunks ?? 2;
+  const rawAChunks = (NC: number) => opts.tune?.rawAChunks ?? Math.min(16, Math.max(2, Math.floor((NC * ED) / 2 ** 17)));
+  if (!(Number.isInteger(KAmin) && KAmin >= 1)) throw new RangeError(`selective scan backward: rawAChunks = ${KAmin} must be a positive integer`);
+  const DDs = ED / DS;
+  const sumsInner = opts.tune?.sumsInner ?? (DDs <= 32 ? DDs : [16, 8, 4, 2, 1].find((q) => DDs % q === 0)!);
+  if (!(Number.isInteger(sumsInner) && sumsInner >= 1 && DDs % sumsInner === 0)) throw new RangeError(`selective scan backward: sumsInner = ${sumsInner} must divide the ${DDs} channels of a d block (ED ${ED} / dSplit ${DS})`);
   const quadSrc = new Map<boolean, ReturnType<typeof bwdQuadSources>>();
   const quadSources = (full: boolean) => {
     let s = quadSrc.get(full);
-    if (!s) quadSrc.set(full, (s = bwdQuadSources(N, T, full, rawP, DS, opts.tune?.hoistIdx ?? true)));
+    if (!s) quadSrc.set(full, (s = bwdQuadSources(N, T, full, rawP, DS, opts.tune?.hoistIdx ?? true, quad ? hold : T, sumsInner)));
     return s;
   };
   const DB = layout === 'warp' ? BWD_DBLOCKS : 1;
@@ -1164,7 +1318,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
    * NC+1 ≤ 65,535 grid rows. 'tree': treeBackwardMaxLength (no (L, ED, N) tensor).
    */
   const maxLength = scheme === 'tree'
-    ? treeBackwardMaxLength(ED, N, T, maxBindingBytes, U, Math.max(DB, DS))
+    ? treeBackwardMaxLength(ED, N, T, maxBindingBytes, U, Math.max(DB, DS), rawA ? KAmin : 0)
     : Math.max(0, Math.min(Math.floor(maxBindingBytes / 4 / (ED * N * T)), Math.floor(maxBindingBytes / 4 / (2 * N * T)), 65534) * T);
   const cache = new Map<string, any>();
   const kinds = (xs: unknown[]) => xs.map((x) => (isHandle(x) ? 'h' : ArrayBuffer.isView(x) ? 'a' : 'n')).join('');
@@ -1203,7 +1357,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     const ns = nodeChunks(fanIn);
     const base: TreeBwdConsts = {
       ED, N, N1: N + 1, T, TED: T * ED, LS: L, ...bc, G: 0, CC: 0, GM4: 0, NT: counts[top], NP: N + 1, K: DAK, R: 0, X: 0, GR: SUM_ROWS,
-      U, V, TU: T - U, DB, EB: Math.floor(ED / DB), EDH: Math.floor(ED / 8), WC, NS: ns[top],
+      U, V, TU: T - U, DB, EB: Math.floor(ED / DB), EDH: Math.floor(ED / 8), WC, NS: ns[top], M0: 0,
     };
     // slots per node of level l: level 0 as the leaf that wrote it (leafSlots), saved or below
     const NL = a.saved?.NL ?? leafSlots(N, quad), n1 = (l: number) => (l === 0 ? NL : N + 1);
@@ -1298,34 +1452,64 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     const dU = qs ? await (chunkRows ? viaChunk('dU', qs.dUc, [delta, dy, PD, a.BC, P]) : viaQuad('dU', qs.dU, ED, [delta, dy, PD, a.BC, P]))
       : await call('dU', src.dU, gED, sub, [delta, dy, PD, a.BC, P], lay, keep);
     await profile('dU');
-    const dRaw = qs ? await viaQuad('dRaw', qs.dRaw, ED, [delta, a.u, PD, a.BC, dy, S, P], rawP)
-      : await call('dRaw', src.dRaw, gED, sub, [delta, a.u, PD, a.BC, dy, S, P], lay, keep);
+    // dΔraw and dA: one whole-chunk kernel (rawA), its dA partials after the dΔraw rows; or separately
+    let dRaw: unknown;
+    let M: unknown;
+    let R: number;
+    let M0 = 0;
+    let fusedView: GpuHandle | null = null;
+    if (qs && rawA) {
+      const KA = rawAChunks(NC);
+      R = Math.ceil(NC / KA);
+      M0 = NC * T * ED;
+      const fused = await call('dRawAc', qs.dRawA, [ED, R], { ...base, K: KA, NC, AOFF: M0, ...scatterFloats(M0 + R * N * ED) }, [delta, a.u, PD, a.BC, dy, S, P], { functions: scatterHelpers }, keep) as GpuHandle;
+      dRaw = scatterView(fused, M0); // seen as its (NC·T, ED) rows, as the callers expect
+      M = flatView(dRaw as GpuHandle, M0 + R * N * ED); // a second reference, deleted once dA is summed
+      fusedView = M as GpuHandle;
+    } else {
+      dRaw = qs ? await viaQuad('dRaw', qs.dRaw, ED, [delta, a.u, PD, a.BC, dy, S, P], rawP)
+        : await call('dRaw', src.dRaw, gED, sub, [delta, a.u, PD, a.BC, dy, S, P], lay, keep);
+    }
     await profile('dDeltaRaw');
     // dC, dB: (NCs·U, N); with d-blocks, (NCs·U, DB, N) partials then a sum over the blocks
-    const perN = async (name: string, fn: string, quadFn: string | undefined, args: unknown[]) => {
+    const chunkSums = scatter && (opts.tune?.chunkSums ?? true);
+    /** whole-chunk dC/dB: grid [DS·N, NC], partials blocked for unblockSumKernel (DS > 1) or rows */
+    const viaChunkSum = async (name: string, fn: string, args: unknown[]) => {
+      const count = NC * T * N * DS;
+      const part = scatterView(await call(`${name}c`, fn, [DS * N, NC], { ...base, DD: ED / DS, DQ: ED / DS / sumsInner, ...scatterFloats(count) }, args, { functions: [...scatterHelpers, ...integerHelpers] }, keep && DS === 1) as GpuHandle, count);
+      if (DS === 1) return part;
+      const r = await call(`${name}u`, unblockSumKernel, [N, T, NC], { W: N, TP: T / 4, P: 4, DS }, [part], fns, keep);
+      part.delete();
+      return r;
+    };
+    const perN = async (name: string, fn: string, quadFn: string | undefined, chunkFn: string | undefined, args: unknown[]) => {
+      if (chunkSums && chunkFn) return viaChunkSum(name, chunkFn, args);
       if (quadFn) return viaQuad(name, quadFn, N, args, 4, DS);
       if (DB === 1) return call(name, fn, gN, sub, args, lay, keep);
       const part = await call(`${name}p`, fn, gN, sub, args, lay);
       return call(name, blockSumKernel, [N, U, NCs], sub, [part], {}, keep);
     };
-    const dC = await perN('dC', src.dC, qs?.dC, [dy, delta, a.u, a.A, a.BC, S]);
+    const dC = await perN('dC', src.dC, qs?.dC, qs?.dCc, [dy, delta, a.u, a.A, a.BC, S]);
     await profile('dC');
-    const dB = await perN('dB', src.dB, qs?.dB, [delta, a.u, dy, a.A, a.BC, P]);
+    const dB = await perN('dB', src.dB, qs?.dB, qs?.dBc, [delta, a.u, dy, a.A, a.BC, P]);
     await profile('dB');
     // dA: per (group of K sub-chunks, d, n) partials, then row sums down to ≤ SUM_ROWS rows, transposed to (ED, N)
-    let R = Math.ceil(NCs / DAK);
-    let M: unknown;
-    if (qs?.dA) {
-      // four states per thread (bwdDAQuadSource), stored in the one-state kernel's (R, N, ED) layout
-      M = await lanes('dAq', qs.dA, [ED, N / 4, R], sub, [1, 4 * ED, N * ED, ED], [delta, a.u, dy, a.A, a.BC, S, P], R * N * ED);
-    } else {
-      M = await call('dAp', src.dA, [ED, N, R], sub, [delta, a.u, dy, a.A, a.BC, S, P]); // (R, N, ED)
+    if (!(qs && rawA)) {
+      R = Math.ceil(NCs / DAK);
+      if (qs?.dA) {
+        // four states per thread (bwdDAQuadSource), stored in the one-state kernel's (R, N, ED) layout
+        M = await lanes('dAq', qs.dA, [ED, N / 4, R], sub, [1, 4 * ED, N * ED, ED], [delta, a.u, dy, a.A, a.BC, S, P], R * N * ED);
+      } else {
+        M = await call('dAp', src.dA, [ED, N, R], sub, [delta, a.u, dy, a.A, a.BC, S, P]); // (R, N, ED)
+      }
     }
-    for (let s = 0; R > SUM_ROWS; s++) {
-      M = await call(`dAs${s}`, rowSumKernel, [ED * N, Math.ceil(R / SUM_ROWS)], { ...base, R, X: ED * N }, [M]);
-      R = Math.ceil(R / SUM_ROWS);
+    for (let s = 0; R! > SUM_ROWS; s++) {
+      M = await call(`dAs${s}`, rowSumKernel, [ED * N, Math.ceil(R! / SUM_ROWS)], { ...base, R: R!, X: ED * N, M0 }, [M]);
+      R = Math.ceil(R! / SUM_ROWS);
+      M0 = 0;
     }
-    const dA = await call('dA', rowSumFinalTKernel, [ED * N], { ...base, R, X: ED * N }, [M], fns, keep); // (ED, N)
+    const dA = await call('dA', rowSumFinalTKernel, [ED * N], { ...base, R: R!, X: ED * N, M0 }, [M], fns, keep); // (ED, N)
+    fusedView?.delete();
     await profile('dA');
     // dD = Σ_t dy·u and dΔbias = Σ_t dRaw over the L real rows
     const colSum = async (name: string, first: unknown) => {

@@ -102,6 +102,14 @@ test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stage
       { L: 257, ED: 9, N: 3, opts: { chunk: 16, tune: { layout: 'quad' as const, dSplit: 3 } }, scheme: 'tree', layout: 'quad', sub: 16 },
       { L: 2000, ED: 8, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 8, hoistIdx: false } }, scheme: 'tree', layout: 'quad', sub: 8 },
       { L: 2000, ED: 48, N: 5, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 }, // default split: 16
+      // the separate dΔraw, dA and four-position dC/dB kernels; dΔraw/dA fused holding 4 positions, 3 chunks per thread; N = 32 (holds 4)
+      { L: 4099, ED: 7, N: 16, opts: { tune: { layout: 'quad' as const, rawA: false, chunkSums: false } }, scheme: 'tree', layout: 'quad', sub: 8 },
+      { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, rawHold: 4, rawAChunks: 3 } }, scheme: 'tree', layout: 'quad', sub: 8 },
+      { L: 1001, ED: 6, N: 32, opts: { tune: { layout: 'quad' as const, rawAChunks: 1 } }, scheme: 'tree', layout: 'quad', sub: 8 },
+      // dC/dB walking 4 of a block's channels side by side in a loop of 2 or 3 groups; a block of 33 channels (one at a time)
+      { L: 4096, ED: 16, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 2, sumsInner: 4 } }, scheme: 'tree', layout: 'quad', sub: 8 },
+      { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 1, sumsInner: 4 } }, scheme: 'tree', layout: 'quad', sub: 8 },
+      { L: 257, ED: 66, N: 2, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 },
     ] : []),
   ];
   for (const [i, c] of cases.entries()) {
@@ -125,8 +133,10 @@ test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stage
   t.is(createSelectiveScanBackwardKernels(gpu, { ED: 256, N: 16, maxBindingBytes: 128 * 2 ** 20 }).maxLength, Math.floor(2 ** 25 / (17 * 256)) * 8);
   t.is(treeBackwardMaxLength(256, 16, 8, 2 ** 31, 4), Math.floor(65535 / 2) * 8);
   if (modes[0] === 'webgpu') t.throws(() => createSelectiveScanBackwardKernels(gpu, { ED: 10, N: 2, tune: { layout: 'quad', dSplit: 4 } }), { instanceOf: RangeError });
+  if (modes[0] === 'webgpu') t.throws(() => createSelectiveScanBackwardKernels(gpu, { ED: 12, N: 2, tune: { layout: 'quad', dSplit: 2, sumsInner: 4 } }), { instanceOf: RangeError });
   const small = createSelectiveScanBackwardKernels(gpu, { ED: 3, N: 2, maxBindingBytes: 4096 });
-  t.is(small.maxLength, Math.floor(1024 / (8 * 3)) * 8); // (NC·T, ED) tensors of 1,024 floats bind first
+  // (NC·T, ED) tensors of 1,024 floats bind first; on webgpu the fused dΔraw/dA output, its (⌈NC/2⌉, N, ED) partials (at most) after the rows
+  t.is(small.maxLength, Math.floor(1024 / (8 * 3 + (modes[0] === 'webgpu' ? (2 * 3) / 2 : 0))) * 8);
   const e = randomArgs(6200, small.maxLength + 1, 3, 2);
   await t.throwsAsync(() => small.run(toF32(e), new Float32Array(e.L * 3), null), { instanceOf: RangeError });
 });
