@@ -1018,16 +1018,18 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
   // (silent through the blocks before, then keeping x = e^{δA}·h_{t−1} for the H positions: H·N
   // scalars), then the backward walk over them from the carry g (P[c], then where the later block left
   // it): dΔraw_t = softplus'·Σ_n ḡ_n·(a_n·x_n + B_n·u), dA_n += ḡ_n·δ·x_n, g_n = e^{δa_n}·ḡ_n. dΔraw goes
-  // to rows c·T + k; the (⌈NC/K⌉, N, ED) dA partials after them, at AOFF. ≈ (1 + (T/H − 1)/2) + 1 exps
+  // to rows c·T + k; withDU, dU = dy·D + δ·Σ_n ḡ_n·B_n (dUc's output) to the same rows from UOFF; the
+  // (⌈NC/K⌉, N, ED) dA partials after them, at AOFF. ≈ (1 + (T/H − 1)/2) + 1 exps
   // per (t, d, n), where the separate kernels spend ≈ 5 (dΔraw at 2 positions) + 2 (dA)
   if (!(Number.isInteger(hold) && hold >= 1 && T % hold === 0)) throw new RangeError(`selective scan backward: dΔraw/dA held positions ${hold} must divide the chunk ${T}`);
   const H = hold;
   const chA = `(this.thread.y * ${c}.K + q)`;
   const rowA = (k: string | number) => `(${chA} * ${c}.T + ${k})`;
   const blocks = range(T / H).reverse();
-  const dRawA = [
+  const rawASource = (withDU: boolean) => [
     'function bwdDRawAChunkKernel(delta, u, PD, BC, dy, S, P) {',
     ...loadA,
+    ...(withDU ? [`  const dd = PD[${d} * ${c}.NP + ${c}.N];`] : []),
     ...ns.map((n) => `  let s${n} = 0;`),
     ...ns.map((n) => `  let g${n} = 0;`),
     ...ns.map((n) => `  let h${n} = 0;`),
@@ -1054,21 +1056,28 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
           ]),
         ]),
         ...ks.slice().reverse().flatMap((k) => {
+          // w = Σ_n ḡ_n·B_n: dΔraw's B·u term, and dU = dy·D + δ·w (withDU)
           const step = [
             `        const y${k} = dy[${at(rowA(k))}];`,
             ...ns.flatMap((n) => [
               `        g${n} += y${k} * ${bc(rowA(k), 'CO', n)};`,
-              `        r${k} += g${n} * (a${n} * x${k}_${n} + ${bc(rowA(k), 'BO', n)} * u${k});`,
+              `        r${k} += g${n} * a${n} * x${k}_${n};`,
+              `        w${k} += g${n} * ${bc(rowA(k), 'BO', n)};`,
               `        s${n} += g${n} * dl${k} * x${k}_${n};`,
               ...(k > 0 ? [`        g${n} = Math.exp(dl${k} * a${n}) * g${n};`] : []),
             ]),
+            `        r${k} += w${k} * u${k};`,
+            ...(withDU ? [`        v${k} = y${k} * dd + dl${k} * w${k};`] : []),
           ];
           return [
             `      let r${k} = 0;`,
+            `      let w${k} = 0;`,
+            ...(withDU ? [`      let v${k} = 0;`] : []),
             ...(full ? step.map((x) => x.slice(2)) : [`      if (${rowA(k)} < ${c}.LS) {`, ...step, '      }']),
             `      let sp${k} = 1 - Math.exp(-dl${k});`,
             `      if (dl${k} < 0.01) sp${k} = dl${k} * (1 - dl${k} * (0.5 - dl${k} / 6));`,
             `      storeAt(${at(rowA(k))}, r${k} * sp${k});`,
+            ...(withDU ? [`      storeAt(${c}.UOFF + ${at(rowA(k))}, v${k});`] : []),
           ];
         }),
       ];
@@ -1079,6 +1088,7 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     '  return 0;',
     '}',
   ].join('\n');
+  const dRawA = rawASource(false), dRawAU = rawASource(true);
   // dC and dB, whole chunks (webgpu, storeAt): grid [DS·N, NC], thread (g·N + n, c) sums over its d
   // block of DD channels, `inner` of them walked side by side through the chunk (their states in
   // registers; forward for dC, backward for dB), the DD/inner groups (DQ) in a loop: T partials, stored
@@ -1141,7 +1151,7 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     '  return 0;',
     '}',
   ].join('\n');
-  return { dZ, dU, dRaw, dC, dB, dA: N % 4 === 0 ? bwdDAQuadSource(T, full) : undefined, dZc, dUc, dRawA, dCc, dBc };
+  return { dZ, dU, dRaw, dC, dB, dA: N % 4 === 0 ? bwdDAQuadSource(T, full) : undefined, dZc, dUc, dRawA, dRawAU, dCc, dBc };
 }
 
 /**
@@ -1190,6 +1200,8 @@ export interface GpuScanBackwardOptions {
     chunkSums?: boolean;
     /** 'quad' on webgpu: dΔraw and dA in one whole-chunk kernel (default true), `rawHold` positions kept per walk (default: the largest divisor of the chunk with rawHold·N ≤ 128), `rawAChunks` chunks per thread (default ⌊NC·ED/2^17⌋ within 2 … 16) */
     rawA?: boolean; rawHold?: number; rawAChunks?: number;
+    /** with rawA: dU from the same kernel (its rows after dΔraw's, then copied out; default true) */
+    rawDU?: boolean;
     /** 'quad' on webgpu with chunkSums: channels dC/dB walk side by side (default: all DD = ED/dSplit of the thread's block where DD ≤ 32, else the largest divisor ≤ 16) */
     sumsInner?: number;
   };
@@ -1261,10 +1273,10 @@ const SUM_ROWS = 64;
  * and the (⌈L/T⌉·T·DB, N) d-block partials each fit one binding; NC·T/U ≤ 65,535 (grid z of the
  * per-position kernels; NC ≤ 65,535 for the tree's); flat indices t·ED + d stay below 2^31 (i32).
  */
-export function treeBackwardMaxLength(ED: number, N: number, T: number, maxBindingBytes: number, U = T, DB = 1, KA = 0): number {
+export function treeBackwardMaxLength(ED: number, N: number, T: number, maxBindingBytes: number, U = T, DB = 1, KA = 0, rowSets = 1): number {
   const maxElems = Math.floor(maxBindingBytes / 4);
   const V = T / U;
-  const fused = KA > 0 ? T * ED + (N * ED) / KA : T * ED; // the fused dΔraw/dA output: rows, then dA partials
+  const fused = KA > 0 ? rowSets * T * ED + (N * ED) / KA : T * ED; // the fused dΔraw/dA(/dU) output: rowSets (T, ED) row blocks per chunk, then dA partials
   const chunks = Math.floor(Math.min(maxElems / fused, maxElems / ((N + 1) * ED), maxElems / (V * N * ED), maxElems / (T * DB * N), 65535 / V, (2 ** 31 - 1) / fused));
   return Math.max(0, chunks * T);
 }
@@ -1293,6 +1305,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
   // whole-chunk kernels (scatter-stores.ts: webgpu only)
   const scatter = quad && (gpu.mode ?? 'webgpu') === 'webgpu';
   const rawA = scatter && (opts.tune?.rawA ?? true);
+  const rawDU = rawA && (opts.tune?.rawDU ?? true);
   const hold = opts.tune?.rawHold ?? range(T).map((i) => T - i).find((h) => T % h === 0 && h * N <= 128) ?? 1;
   // chunks per thread of the fused dΔraw/dA kernel: fewer partials to sum, while ≥ 2^17 / ED·… threads
   // remain (H100, 2^20 in segments of 2^18: K 16 → 7.34 ms, 4 → 7.73, 1 → 8.06); never below 2, which
@@ -1318,7 +1331,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
    * NC+1 ≤ 65,535 grid rows. 'tree': treeBackwardMaxLength (no (L, ED, N) tensor).
    */
   const maxLength = scheme === 'tree'
-    ? treeBackwardMaxLength(ED, N, T, maxBindingBytes, U, Math.max(DB, DS), rawA ? KAmin : 0)
+    ? treeBackwardMaxLength(ED, N, T, maxBindingBytes, U, Math.max(DB, DS), rawA ? KAmin : 0, rawDU ? 2 : 1)
     : Math.max(0, Math.min(Math.floor(maxBindingBytes / 4 / (ED * N * T)), Math.floor(maxBindingBytes / 4 / (2 * N * T)), 65534) * T);
   const cache = new Map<string, any>();
   const kinds = (xs: unknown[]) => xs.map((x) => (isHandle(x) ? 'h' : ArrayBuffer.isView(x) ? 'a' : 'n')).join('');
@@ -1449,9 +1462,12 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     const dZ = qs ? await (chunkRows ? viaChunk('dZ', qs.dZc, [delta, a.u, PD, a.BC, a.z, a.dOut, S]) : viaQuad('dZ', qs.dZ, ED, [delta, a.u, PD, a.BC, a.z, a.dOut, S]))
       : await call('dZ', src.dZ, gED, sub, [delta, a.u, PD, a.BC, a.z, a.dOut, S], lay, keep);
     await profile('dZ');
-    const dU = qs ? await (chunkRows ? viaChunk('dU', qs.dUc, [delta, dy, PD, a.BC, P]) : viaQuad('dU', qs.dU, ED, [delta, dy, PD, a.BC, P]))
-      : await call('dU', src.dU, gED, sub, [delta, dy, PD, a.BC, P], lay, keep);
-    await profile('dU');
+    let dU: unknown = null; // rawDU: from the fused dΔraw/dA kernel below
+    if (!(qs && rawA && rawDU)) {
+      dU = qs ? await (chunkRows ? viaChunk('dU', qs.dUc, [delta, dy, PD, a.BC, P]) : viaQuad('dU', qs.dU, ED, [delta, dy, PD, a.BC, P]))
+        : await call('dU', src.dU, gED, sub, [delta, dy, PD, a.BC, P], lay, keep);
+      await profile('dU');
+    }
     // dΔraw and dA: one whole-chunk kernel (rawA), its dA partials after the dΔraw rows; or separately
     let dRaw: unknown;
     let M: unknown;
@@ -1461,11 +1477,15 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     if (qs && rawA) {
       const KA = rawAChunks(NC);
       R = Math.ceil(NC / KA);
-      M0 = NC * T * ED;
-      const fused = await call('dRawAc', qs.dRawA, [ED, R], { ...base, K: KA, NC, AOFF: M0, ...scatterFloats(M0 + R * N * ED) }, [delta, a.u, PD, a.BC, dy, S, P], { functions: scatterHelpers }, keep) as GpuHandle;
-      dRaw = scatterView(fused, M0); // seen as its (NC·T, ED) rows, as the callers expect
+      const rows = NC * T * ED;
+      M0 = rawDU ? 2 * rows : rows;
+      const fused = await call('dRawAc', rawDU ? qs.dRawAU : qs.dRawA, [ED, R], { ...base, K: KA, NC, UOFF: rows, AOFF: M0, ...scatterFloats(M0 + R * N * ED) },
+        [delta, a.u, PD, a.BC, dy, S, P], { functions: scatterHelpers }, keep) as GpuHandle;
+      dRaw = scatterView(fused, rows); // seen as its (NC·T, ED) rows, as the callers expect
       M = flatView(dRaw as GpuHandle, M0 + R * N * ED); // a second reference, deleted once dA is summed
       fusedView = M as GpuHandle;
+      // dU's rows into a buffer of their own (a copy: gpu.js binds whole buffers)
+      if (rawDU) dU = await call('dUcopy', rowSumKernel, [ED, NC * T], { ...base, GR: 1, R: NC * T, X: ED, M0: rows }, [M], {}, keep);
     } else {
       dRaw = qs ? await viaQuad('dRaw', qs.dRaw, ED, [delta, a.u, PD, a.BC, dy, S, P], rawP)
         : await call('dRaw', src.dRaw, gED, sub, [delta, a.u, PD, a.BC, dy, S, P], lay, keep);

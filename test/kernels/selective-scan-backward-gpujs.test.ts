@@ -3,7 +3,7 @@
 // chunk-boundary cases (L = 1, L < chunk, L just past a multiple of the chunk). Scheme 'tree' (default):
 // also three tree levels with chunk counts that are not multiples of the fan-in, both grid layouts,
 // several row-sum stages; scheme 'hillis-steele' (the N > 32 fallback) on its own.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { type SelectiveScanArgs, selectiveScanBackwardRef, selectiveScanRef } from '../../kernels/selective-scan/ref.js';
 import { createSelectiveScanKernels } from '../../kernels/selective-scan/gpujs.js';
 import { createSelectiveScanBackwardKernels, type GpuScanBackwardOptions, treeBackwardMaxLength } from '../../kernels/selective-scan/gpujs-backward.js';
@@ -72,49 +72,12 @@ test('gpu.js backward, chunk 5 (partial last chunk): dhL absent = zeros, h0 abse
   await t.throwsAsync(() => k.run(toF32(e), new Float32Array(0), new Float32Array(5)), { instanceOf: RangeError });
 });
 
-// Tree scheme edge cases (first mode): chunk 2 at L = 4099 gives 2050 chunks → three tree levels
-// (2050 → 513 → 65 → 9 groups: no count a multiple of its fan-in) and, with one chunk per dA thread,
-// 2050 dA partials (two row-sum stages; dD and dΔbias over 4099 rows: two stages too); the 'warp'
-// layout (8 | ED: d-block partials for dB, dC) with sub-chunks of 4 under chunks of 8 (tree levels,
-// last chunk partial) and of 16 (no tree level: the sub-chunk walk starts at the top); the N > 32
-// fallback to 'hillis-steele' (and that scheme asked for explicitly at N = 16).
-test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stages, N > 32 fallback == selectiveScanBackwardRef', async (t) => {
-  const gpu = await getGpu(modes[0]);
-  t.deepEqual(treeLevels(Math.ceil(4099 / 2)).counts, [2050, 513, 65, 9]);
-  const cases: Array<{ L: number; ED: number; N: number; opts: Partial<GpuScanBackwardOptions>; scheme: string; layout?: string; sub?: number }> = [
-    { L: 4099, ED: 3, N: 2, opts: { chunk: 2, tune: { dAChunks: 1 } }, scheme: 'tree', layout: '3d', sub: 2 },
-    { L: 4099, ED: 8, N: 2, opts: { tune: { layout: 'warp', sub: 4, dAChunks: 3 } }, scheme: 'tree', layout: 'warp', sub: 4 },
-    { L: 257, ED: 40, N: 16, opts: { chunk: 16, tune: { layout: 'warp', sub: 4 } }, scheme: 'tree', layout: 'warp', sub: 4 },
-    { L: 257, ED: 64, N: 1, opts: { tune: { layout: 'warp' } }, scheme: 'tree', layout: 'warp', sub: 8 },
-    { L: 2001, ED: 7, N: 16, opts: { chunk: 16, tune: { sub: 4, hoist: true } }, scheme: 'tree', layout: '3d', sub: 4 },
-    { L: 37, ED: 3, N: 33, opts: {}, scheme: 'hillis-steele' },
-    { L: 257, ED: 9, N: 16, opts: { scheme: 'hillis-steele' }, scheme: 'hillis-steele' },
-    // four positions per thread (webgpu only: Array(4) results; dΔraw two, or four): partial last chunk
-    // with tree levels, chunk 16, chunk 4 with L a multiple of it, L shorter than one chunk
-    ...(modes[0] === 'webgpu' ? [
-      { L: 4099, ED: 7, N: 16, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 },
-      { L: 4099, ED: 7, N: 16, opts: { tune: { layout: 'quad' as const, chunkRows: false } }, scheme: 'tree', layout: 'quad', sub: 8 }, // dZ, dU four positions per thread
-      { L: 257, ED: 9, N: 16, opts: { chunk: 16, tune: { layout: 'quad' as const, rawPositions: 4 as const } }, scheme: 'tree', layout: 'quad', sub: 16 },
-      { L: 2000, ED: 5, N: 3, opts: { chunk: 4, tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 4 },
-      { L: 3, ED: 5, N: 2, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 },
-      // dC and dB with the sum over d split into partial threads (summed while unblocked)
-      { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 4 } }, scheme: 'tree', layout: 'quad', sub: 8 },
-      { L: 257, ED: 9, N: 3, opts: { chunk: 16, tune: { layout: 'quad' as const, dSplit: 3 } }, scheme: 'tree', layout: 'quad', sub: 16 },
-      { L: 2000, ED: 8, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 8, hoistIdx: false } }, scheme: 'tree', layout: 'quad', sub: 8 },
-      { L: 2000, ED: 48, N: 5, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 }, // default split: 16
-      // the separate dΔraw, dA and four-position dC/dB kernels; dΔraw/dA fused holding 4 positions, 3 chunks per thread; N = 32 (holds 4)
-      { L: 4099, ED: 7, N: 16, opts: { tune: { layout: 'quad' as const, rawA: false, chunkSums: false } }, scheme: 'tree', layout: 'quad', sub: 8 },
-      { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, rawHold: 4, rawAChunks: 3 } }, scheme: 'tree', layout: 'quad', sub: 8 },
-      { L: 1001, ED: 6, N: 32, opts: { tune: { layout: 'quad' as const, rawAChunks: 1 } }, scheme: 'tree', layout: 'quad', sub: 8 },
-      // dC/dB walking 4 of a block's channels side by side in a loop of 2 or 3 groups; a block of 33 channels (one at a time)
-      { L: 4096, ED: 16, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 2, sumsInner: 4 } }, scheme: 'tree', layout: 'quad', sub: 8 },
-      { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 1, sumsInner: 4 } }, scheme: 'tree', layout: 'quad', sub: 8 },
-      { L: 257, ED: 66, N: 2, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 },
-    ] : []),
-  ];
+type Case = { L: number; ED: number; N: number; opts: Partial<GpuScanBackwardOptions>; scheme: string; layout?: string; sub?: number };
+/** each case's gradients against selectiveScanBackwardRef, seeds from `seed` */
+async function checkCases(t: ExecutionContext, gpu: Awaited<ReturnType<typeof getGpu>>, cases: Case[], seed: number): Promise<void> {
   for (const [i, c] of cases.entries()) {
-    const a = randomArgs(6000 + i, c.L, c.ED, c.N);
-    const rng = mulberry32(6100 + i);
+    const a = randomArgs(seed + i, c.L, c.ED, c.N);
+    const rng = mulberry32(seed + 100 + i);
     const dOut = randn(rng, c.L * c.ED), dhL = randn(rng, c.ED * c.N);
     const ref = selectiveScanBackwardRef(a, dOut, dhL);
     const k = createSelectiveScanBackwardKernels(gpu, { ED: c.ED, N: c.N, ...c.opts });
@@ -127,18 +90,74 @@ test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stage
     t.log(`${modes[0]} L=${c.L} ED=${c.ED} N=${c.N} ${JSON.stringify(c.opts)} (${k.scheme}, chunk ${k.chunk}${c.layout ? `, ${c.layout}, sub ${c.sub}` : ''}): ${fmt(errs)}`);
     for (const [name, e] of Object.entries(errs)) t.true(e < TOLERANCE.backward, `case ${i} ${name}: ${e}`);
   }
+}
+
+// Tree scheme edge cases (first mode): chunk 2 at L = 4099 gives 2050 chunks → three tree levels
+// (2050 → 513 → 65 → 9 groups: no count a multiple of its fan-in) and, with one chunk per dA thread,
+// 2050 dA partials (two row-sum stages; dD and dΔbias over 4099 rows: two stages too); the 'warp'
+// layout (8 | ED: d-block partials for dB, dC) with sub-chunks of 4 under chunks of 8 (tree levels,
+// last chunk partial) and of 16 (no tree level: the sub-chunk walk starts at the top); the N > 32
+// fallback to 'hillis-steele' (and that scheme asked for explicitly at N = 16).
+test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stages, N > 32 fallback == selectiveScanBackwardRef', async (t) => {
+  const gpu = await getGpu(modes[0]);
+  t.deepEqual(treeLevels(Math.ceil(4099 / 2)).counts, [2050, 513, 65, 9]);
+  const cases: Case[] = [
+    { L: 4099, ED: 3, N: 2, opts: { chunk: 2, tune: { dAChunks: 1 } }, scheme: 'tree', layout: '3d', sub: 2 },
+    { L: 4099, ED: 8, N: 2, opts: { tune: { layout: 'warp', sub: 4, dAChunks: 3 } }, scheme: 'tree', layout: 'warp', sub: 4 },
+    { L: 257, ED: 40, N: 16, opts: { chunk: 16, tune: { layout: 'warp', sub: 4 } }, scheme: 'tree', layout: 'warp', sub: 4 },
+    { L: 257, ED: 64, N: 1, opts: { tune: { layout: 'warp' } }, scheme: 'tree', layout: 'warp', sub: 8 },
+    { L: 2001, ED: 7, N: 16, opts: { chunk: 16, tune: { sub: 4, hoist: true } }, scheme: 'tree', layout: '3d', sub: 4 },
+    { L: 37, ED: 3, N: 33, opts: {}, scheme: 'hillis-steele' },
+    { L: 257, ED: 9, N: 16, opts: { scheme: 'hillis-steele' }, scheme: 'hillis-steele' },
+  ];
+  await checkCases(t, gpu, cases, 6000);
   // no (L, ED, N) tensor: one call is limited by grid z ≤ 65,535 chunks (2 GiB bindings) or by the
   // (NC, N+1, ED) tree leaf (lavapipe's 128 MiB); sub-chunks of 4 halve the first (z counts sub-chunks)
   t.is(createSelectiveScanBackwardKernels(gpu, { ED: 256, N: 16, maxBindingBytes: 2 ** 31 }).maxLength, 65535 * 8);
-  t.is(createSelectiveScanBackwardKernels(gpu, { ED: 256, N: 16, maxBindingBytes: 128 * 2 ** 20 }).maxLength, Math.floor(2 ** 25 / (17 * 256)) * 8);
+  // on webgpu the fused dΔraw/dA/dU output binds first: two (T, ED) row blocks and (at most) N·ED/2 partials per chunk
+  const fusedPerChunk = (ED: number, N: number) => (modes[0] === 'webgpu' ? 2 * 8 * ED + (N * ED) / 2 : 0);
+  t.is(createSelectiveScanBackwardKernels(gpu, { ED: 256, N: 16, maxBindingBytes: 128 * 2 ** 20 }).maxLength, Math.floor(2 ** 25 / Math.max(17 * 256, fusedPerChunk(256, 16))) * 8);
   t.is(treeBackwardMaxLength(256, 16, 8, 2 ** 31, 4), Math.floor(65535 / 2) * 8);
   if (modes[0] === 'webgpu') t.throws(() => createSelectiveScanBackwardKernels(gpu, { ED: 10, N: 2, tune: { layout: 'quad', dSplit: 4 } }), { instanceOf: RangeError });
   if (modes[0] === 'webgpu') t.throws(() => createSelectiveScanBackwardKernels(gpu, { ED: 12, N: 2, tune: { layout: 'quad', dSplit: 2, sumsInner: 4 } }), { instanceOf: RangeError });
   const small = createSelectiveScanBackwardKernels(gpu, { ED: 3, N: 2, maxBindingBytes: 4096 });
-  // (NC·T, ED) tensors of 1,024 floats bind first; on webgpu the fused dΔraw/dA output, its (⌈NC/2⌉, N, ED) partials (at most) after the rows
-  t.is(small.maxLength, Math.floor(1024 / (8 * 3 + (modes[0] === 'webgpu' ? (2 * 3) / 2 : 0))) * 8);
+  t.is(small.maxLength, Math.floor(1024 / Math.max(8 * 3, fusedPerChunk(3, 2))) * 8); // (NC·T, ED) tensors of 1,024 floats, or the fused output
   const e = randomArgs(6200, small.maxLength + 1, 3, 2);
   await t.throwsAsync(() => small.run(toF32(e), new Float32Array(e.L * 3), null), { instanceOf: RangeError });
+});
+
+// four positions per thread (webgpu only: Array(4) results; dΔraw two, or four): partial last chunk
+// with tree levels, chunk 16, chunk 4 with L a multiple of it, L shorter than one chunk
+(probe.ok ? test : test.skip)('gpu.js backward, webgpu: four positions per thread, default whole-chunk kernels == selectiveScanBackwardRef', async (t) => {
+  const gpu = await getGpu('webgpu');
+  await checkCases(t, gpu, [
+    { L: 4099, ED: 7, N: 16, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 },
+    { L: 4099, ED: 7, N: 16, opts: { tune: { layout: 'quad' as const, chunkRows: false } }, scheme: 'tree', layout: 'quad', sub: 8 }, // dZ, dU four positions per thread
+    { L: 257, ED: 9, N: 16, opts: { chunk: 16, tune: { layout: 'quad' as const, rawPositions: 4 as const } }, scheme: 'tree', layout: 'quad', sub: 16 },
+    { L: 2000, ED: 5, N: 3, opts: { chunk: 4, tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 4 },
+    { L: 3, ED: 5, N: 2, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 },
+    // dC and dB with the sum over d split into partial threads (summed while unblocked)
+    { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 4 } }, scheme: 'tree', layout: 'quad', sub: 8 },
+    { L: 257, ED: 9, N: 3, opts: { chunk: 16, tune: { layout: 'quad' as const, dSplit: 3 } }, scheme: 'tree', layout: 'quad', sub: 16 },
+    { L: 2000, ED: 8, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 8, hoistIdx: false } }, scheme: 'tree', layout: 'quad', sub: 8 },
+    { L: 2000, ED: 48, N: 5, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 }, // default split: 16
+  ], 6500);
+});
+
+// webgpu's whole-chunk kernels (scattered stores) against the separate ones, and their options
+(probe.ok ? test : test.skip)('gpu.js backward, webgpu: fused dΔraw/dA/dU and whole-chunk dC/dB options == selectiveScanBackwardRef', async (t) => {
+  const gpu = await getGpu('webgpu');
+  await checkCases(t, gpu, [
+    // the separate dΔraw, dA and four-position dC/dB kernels; dΔraw/dA fused holding 4 positions, 3 chunks per thread; N = 32 (holds 4)
+    { L: 4099, ED: 7, N: 16, opts: { tune: { layout: 'quad' as const, rawA: false, chunkSums: false } }, scheme: 'tree', layout: 'quad', sub: 8 },
+    { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, rawHold: 4, rawAChunks: 3 } }, scheme: 'tree', layout: 'quad', sub: 8 },
+    { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, rawDU: false } }, scheme: 'tree', layout: 'quad', sub: 8 }, // dU from its own kernel
+    { L: 1001, ED: 6, N: 32, opts: { tune: { layout: 'quad' as const, rawAChunks: 1 } }, scheme: 'tree', layout: 'quad', sub: 8 },
+    // dC/dB walking 4 of a block's channels side by side in a loop of 2 or 3 groups; a block of 33 channels (one at a time)
+    { L: 4096, ED: 16, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 2, sumsInner: 4 } }, scheme: 'tree', layout: 'quad', sub: 8 },
+    { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 1, sumsInner: 4 } }, scheme: 'tree', layout: 'quad', sub: 8 },
+    { L: 257, ED: 66, N: 2, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 },
+  ], 6600);
 });
 
 // Device path: every input a handle, B and C packed as x_proj's (L, R + 2N) output (stride R + 2N,
