@@ -31,6 +31,11 @@
 //     dA            per (group of K chunks, d, n): forward walk keeping T states, backward walk;
 //                   partials summed over groups (row-sum stages of ≤ 64 rows)
 //     dD, dΔbias    row sums of dy·u and of dRaw; dh0 = slot NT of the reverse top, transposed
+//   on webgpu (layout 'quad', scattered stores) most of these are whole-chunk threads instead
+//   (bwdQuadSources): dZ and dU walk a chunk once per (chunk, d); dΔraw, dA and dU come from ONE kernel
+//   per (K chunks, d) that walks forward keeping e^{δA}·h_{t−1} for the chunk, then backward (2 exps per
+//   (t, d, n)); dC and dB walk a d block side by side per (chunk, n, block). H100 2^20: 41.1 ms, 32.8
+//   from the forward's saved tree (docs/decisions/selective-scan.md, "Fused backward")
 // ≈ 29 exps per (t, d, n) (≈ 37 counting each warp's longest replay; forward ≈ 6–7.5) and ≈ 67 GiB
 // moved per 2^20 tokens at ED 256, N 16, T 8 (the forward ≈ 19); on
 // the H100 at 2^20: 136–161 ms against the forward's 38–42 (3.6–3.8×; the earlier design 393 ms).
