@@ -70,7 +70,7 @@ export interface GpuGradOptions {
   chunk?: number;
   /** tokens per split of the token reductions (default 256) */
   split?: number;
-  /** tokens per chunk of the selective scan backward's tree (default: the backward's own, 8) */
+  /** tokens per chunk of the selective scan's tree, forward and backward (default: their own, 8); the forward shares its tree with the backward only where both chunks agree */
   scanChunk?: number;
   /** kernel calls between waits for the device queue to drain (default 256; WebGPU has no back-pressure) */
   drainEvery?: number;
@@ -267,7 +267,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
     let s = scans.get(key);
     if (!s) {
       s = {
-        fwd: createSelectiveScanKernels(gpu, { ED, N, maxBindingBytes: maxBinding }), // its own default chunk (8: fastest on the H100)
+        fwd: createSelectiveScanKernels(gpu, { ED, N, ...(scanT ? { chunk: scanT } : {}), maxBindingBytes: maxBinding }), // default chunk 8: the backward's (the tree is shared)
         bwd: createSelectiveScanBackwardKernels(gpu, { ED, N, ...(scanT ? { chunk: scanT } : {}), maxBindingBytes: maxBinding, ...(options.scanDSplit ? { tune: { dSplit: options.scanDSplit } } : {}) }),
       };
       scans.set(key, s);
