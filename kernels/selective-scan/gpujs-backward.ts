@@ -1107,55 +1107,40 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
   const partIdx = (k: number) => (split
     ? `((this.thread.y * ${T / 4} + ${k >> 2}) * ${c}.N * ${dSplit} + this.thread.x) * 4 + ${k & 3}`
     : `${rowC(k)} * ${c}.N + this.thread.x`);
-  const Q = inner;
-  const js8 = range(Q);
-  const dq = (j: number) => (split ? `(${gx} * ${c}.DD + i * ${Q} + ${j})` : `(i * ${Q} + ${j})`);
+  const chans = range(inner);
+  const dq = (j: number) => (split ? `(${gx} * ${c}.DD + i * ${inner} + ${j})` : `(i * ${inner} + ${j})`);
   const rowQ = (k: number, j: number) => at(rowC(k), `${c}.ED`, dq(j));
-  const qLoop = `  for (let i = 0; i < ${c}.DQ; i++) {`;
-  const dCc = [
-    'function bwdDCChunkKernel(dy, delta, u, A, BC, S) {',
+  /** the two kernels' frame: B (dC) or C (dB) of the chunk's rows preloaded as `pre`k, T sums, the loop over channel groups, each channel's a and carried state `st`j from `arr`, the walk, the stores */
+  const chunkSums = (header: string, col: 'BO' | 'CO', pre: string, arr: string, st: string, walk: string[]) => [
+    header,
     ...gLocal,
-    ...tks.map((k) => `  const b${k} = ${bc(rowC(k), 'BO', nn)};`),
+    ...tks.map((k) => `  const ${pre}${k} = ${bc(rowC(k), col, nn)};`),
     ...tks.map((k) => `  let s${k} = 0;`),
-    qLoop,
-    ...js8.flatMap((j) => [
+    `  for (let i = 0; i < ${c}.DQ; i++) {`,
+    ...chans.flatMap((j) => [
       `    const a${j} = A[${dq(j)} * ${c}.N + ${nn}];`,
-      `    let h${j} = S[(this.thread.y * ${c}.N + ${nn}) * ${c}.ED + ${dq(j)}];`,
+      `    let ${st}${j} = ${arr}[(this.thread.y * ${c}.N + ${nn}) * ${c}.ED + ${dq(j)}];`,
     ]),
-    ...tks.flatMap((k) => js8.flatMap((j) => [
+    ...walk,
+    '  }',
+    ...tks.map((k) => `  storeAt(${partIdx(k)}, s${k});`),
+    '  return 0;',
+    '}',
+  ].join('\n');
+  const dCc = chunkSums('function bwdDCChunkKernel(dy, delta, u, A, BC, S) {', 'BO', 'b', 'S', 'h', tks.flatMap((k) => chans.flatMap((j) => [
+    `    const l${k}_${j} = delta[${rowQ(k, j)}];`,
+    `    h${j} = Math.exp(l${k}_${j} * a${j}) * h${j} + l${k}_${j} * u[${rowQ(k, j)}] * b${k};`,
+    `    s${k} += dy[${rowQ(k, j)}] * h${j};`,
+  ])));
+  const dBc = chunkSums('function bwdDBChunkKernel(delta, u, dy, A, BC, P) {', 'CO', 'c', 'P', 'g', tks.slice().reverse().flatMap((k) => {
+    const body = chans.flatMap((j) => [
       `    const l${k}_${j} = delta[${rowQ(k, j)}];`,
-      `    h${j} = Math.exp(l${k}_${j} * a${j}) * h${j} + l${k}_${j} * u[${rowQ(k, j)}] * b${k};`,
-      `    s${k} += dy[${rowQ(k, j)}] * h${j};`,
-    ])),
-    '  }',
-    ...tks.map((k) => `  storeAt(${partIdx(k)}, s${k});`),
-    '  return 0;',
-    '}',
-  ].join('\n');
-  const dBc = [
-    'function bwdDBChunkKernel(delta, u, dy, A, BC, P) {',
-    ...gLocal,
-    ...tks.map((k) => `  const c${k} = ${bc(rowC(k), 'CO', nn)};`),
-    ...tks.map((k) => `  let s${k} = 0;`),
-    qLoop,
-    ...js8.flatMap((j) => [
-      `    const a${j} = A[${dq(j)} * ${c}.N + ${nn}];`,
-      `    let g${j} = P[(this.thread.y * ${c}.N + ${nn}) * ${c}.ED + ${dq(j)}];`,
-    ]),
-    ...tks.slice().reverse().flatMap((k) => {
-      const body = js8.flatMap((j) => [
-        `    const l${k}_${j} = delta[${rowQ(k, j)}];`,
-        `    g${j} += dy[${rowQ(k, j)}] * c${k};`,
-        `    s${k} += g${j} * l${k}_${j} * u[${rowQ(k, j)}];`,
-        ...(k > 0 ? [`    g${j} = Math.exp(l${k}_${j} * a${j}) * g${j};`] : []),
-      ]);
-      return full ? body : [`    if (${rowC(k)} < ${c}.LS) {`, ...body.map((x) => `  ${x}`), '    }'];
-    }),
-    '  }',
-    ...tks.map((k) => `  storeAt(${partIdx(k)}, s${k});`),
-    '  return 0;',
-    '}',
-  ].join('\n');
+      `    g${j} += dy[${rowQ(k, j)}] * c${k};`,
+      `    s${k} += g${j} * l${k}_${j} * u[${rowQ(k, j)}];`,
+      ...(k > 0 ? [`    g${j} = Math.exp(l${k}_${j} * a${j}) * g${j};`] : []),
+    ]);
+    return full ? body : [`    if (${rowC(k)} < ${c}.LS) {`, ...body.map((x) => `  ${x}`), '    }'];
+  }));
   return { dZ, dU, dRaw, dC, dB, dA: N % 4 === 0 ? bwdDAQuadSource(T, full) : undefined, dZc, dUc, dRawA, dRawAU, dCc, dBc };
 }
 
