@@ -1025,7 +1025,7 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
   // it): dΔraw_t = softplus'·Σ_n ḡ_n·(a_n·x_n + B_n·u), dA_n += ḡ_n·δ·x_n, g_n = e^{δa_n}·ḡ_n. dΔraw goes
   // to rows c·T + k; withDU, dU = dy·D + δ·Σ_n ḡ_n·B_n (dUc's output) to the same rows from UOFF; the
   // (⌈NC/K⌉, N, ED) dA partials after them, at AOFF. ≈ (1 + (T/H − 1)/2) + 1 exps
-  // per (t, d, n), where the separate kernels spend ≈ 5 (dΔraw at 2 positions) + 2 (dA)
+  // per (t, d, n), where the separate kernels spend ≈ 5 (dΔraw at 2 positions) + 2 (dA) + 1 (dU)
   if (!(Number.isInteger(hold) && hold >= 1 && T % hold === 0)) throw new RangeError(`selective scan backward: dΔraw/dA held positions ${hold} must divide the chunk ${T}`);
   const H = hold;
   const chA = `(this.thread.y * ${c}.K + q)`;
@@ -1461,7 +1461,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     // dΔraw and dA: one whole-chunk kernel (rawA), its dA partials after the dΔraw rows; or separately
     let dRaw: unknown;
     let M: unknown;
-    let R: number;
+    let R = Math.ceil(NCs / DAK); // dA partial rows: groups of DAK sub-chunks, or (rawA) of K chunks
     let M0 = 0;
     let fusedView: GpuHandle | null = null;
     if (qs && rawA) {
@@ -1505,7 +1505,6 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     await profile('dB');
     // dA: per (group of K sub-chunks, d, n) partials, then row sums down to ≤ SUM_ROWS rows, transposed to (ED, N)
     if (!(qs && rawA)) {
-      R = Math.ceil(NCs / DAK);
       if (qs?.dA) {
         // four states per thread (bwdDAQuadSource), stored in the one-state kernel's (R, N, ED) layout
         M = await lanes('dAq', qs.dA, [ED, N / 4, R], sub, [1, 4 * ED, N * ED, ED], [delta, a.u, dy, a.A, a.BC, S, P], R * N * ED);
@@ -1513,12 +1512,12 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
         M = await call('dAp', src.dA, [ED, N, R], sub, [delta, a.u, dy, a.A, a.BC, S, P]); // (R, N, ED)
       }
     }
-    for (let s = 0; R! > SUM_ROWS; s++) {
-      M = await call(`dAs${s}`, rowSumKernel, [ED * N, Math.ceil(R! / SUM_ROWS)], { ...base, R: R!, X: ED * N, M0 }, [M]);
-      R = Math.ceil(R! / SUM_ROWS);
+    for (let s = 0; R > SUM_ROWS; s++) {
+      M = await call(`dAs${s}`, rowSumKernel, [ED * N, Math.ceil(R / SUM_ROWS)], { ...base, R, X: ED * N, M0 }, [M]);
+      R = Math.ceil(R / SUM_ROWS);
       M0 = 0;
     }
-    const dA = await call('dA', rowSumFinalTKernel, [ED * N], { ...base, R: R!, X: ED * N, M0 }, [M], fns, keep); // (ED, N)
+    const dA = await call('dA', rowSumFinalTKernel, [ED * N], { ...base, R, X: ED * N, M0 }, [M], fns, keep); // (ED, N)
     fusedView?.delete();
     await profile('dA');
     // dD = Σ_t dy·u and dΔbias = Σ_t dRaw over the L real rows
