@@ -289,6 +289,8 @@ type TreeBwdConsts = {
   WC: number; NS: number;
   /** first float of the rows rowSumKernel / rowSumFinalTKernel sum (the fused dΔraw/dA kernel's partials follow its rows) */
   M0: number;
+  /** first float of dy in the buffer the dy-reading kernels get (0; with dy from the dZ kernel, the dZ rows come first) */
+  YO: number;
 };
 type KT = Thread3 & { constants: TreeBwdConsts };
 
@@ -308,7 +310,7 @@ export function revLeafKernel(this: KT, delta: number[], dy: number[], A: number
   let g = 0;
   for (let j = 0; j < this.constants.T; j++) {
     const dl = delta[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x];
-    const dk = dy[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x];
+    const dk = dy[this.constants.YO + (this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x];
     const c = BC[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.BCS + this.constants.CO + this.thread.y];
     if (this.thread.z * this.constants.T + this.constants.T - 1 - j < this.constants.LS) g = Math.exp(dl * a) * (g + dk * c);
   }
@@ -323,7 +325,7 @@ export function revLeafFullKernel(this: KT, delta: number[], dy: number[], A: nu
   for (let j = 0; j < this.constants.T; j++) {
     const dl = delta[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x];
     g = Math.exp(dl * a) * (g
-      + dy[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x]
+      + dy[this.constants.YO + (this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x]
         * BC[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.BCS + this.constants.CO + this.thread.y]);
   }
   return g;
@@ -346,7 +348,7 @@ export function revLeafQuadKernel(this: KT, delta: number[], dy: number[], A: nu
   let g3 = 0;
   for (let j = 0; j < this.constants.T; j++) {
     const dl = delta[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x];
-    const dk = dy[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x];
+    const dk = dy[this.constants.YO + (this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.ED + this.thread.x];
     const c0 = BC[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.BCS + this.constants.CO + this.thread.y * 4];
     const c1 = BC[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.BCS + this.constants.CO + this.thread.y * 4 + 1];
     const c2 = BC[(this.thread.z * this.constants.T + this.constants.T - 1 - j) * this.constants.BCS + this.constants.CO + this.thread.y * 4 + 2];
@@ -359,6 +361,35 @@ export function revLeafQuadKernel(this: KT, delta: number[], dy: number[], A: nu
     }
   }
   return [g0, g1, g2, g3];
+}
+
+/**
+ * revLeafKernel with a whole chunk per thread (webgpu, storeAt): grid [ED, NC], thread (d, c) walks
+ * chunk c backward once for all N states and stores them into revLeafKernel's (NC, N, ED); δ and dy
+ * (from float YO) loaded once per (t, d). Tokens past LS are skipped unless `full`.
+ */
+export function revLeafChunkKernelSource(N: number, full: boolean): string {
+  const c = 'this.constants';
+  const ns = Array.from({ length: N }, (_, n) => n);
+  const d = 'this.thread.x';
+  const row = `(this.thread.y * ${c}.T + ${c}.T - 1 - j)`;
+  const step = ns.map((n) => `g${n} = Math.exp(dl * a${n}) * (g${n} + dk * BC[${row} * ${c}.BCS + ${c}.CO + ${n}]);`);
+  return [
+    'function revLeafChunkKernel(delta, dy, A, BC) {',
+    ...ns.map((n) => `  let g${n} = 0;`),
+    ...ns.map((n) => `  const a${n} = A[${d} * ${c}.N + ${n}];`),
+    `  for (let j = 0; j < ${c}.T; j++) {`,
+    `    const dl = delta[${row} * ${c}.ED + ${d}];`,
+    `    const dk = dy[${c}.YO + ${row} * ${c}.ED + ${d}];`,
+    ...(full ? step.map((l) => `    ${l}`) : [`    if (${row} < ${c}.LS) {`, ...step.map((l) => `      ${l}`), '    }']),
+    '  }',
+    `  if (${c}.WC > 0 && this.thread.y % ${c}.WC === 0) {`, // as revLeafKernel: a window's first chunk
+    ...ns.map((n) => `    g${n} = 0;`),
+    '  }',
+    ...ns.map((n) => `  storeAt((this.thread.y * ${c}.N + ${n}) * ${c}.ED + ${d}, g${n});`),
+    '  return 0;',
+    '}',
+  ].join('\n');
 }
 
 /**
@@ -454,21 +485,21 @@ export function rowSumKernel(this: KT, M: number[]): number {
   return s;
 }
 
-/** First stage of Σ_t P·Q, grid [X, ⌈R/GR⌉]: out[r, x] = Σ_i P[r·GR + i, x]·Q[r·GR + i, x] (dD = Σ_t dy·u). */
+/** First stage of Σ_t P·Q, grid [X, ⌈R/GR⌉]: out[r, x] = Σ_i P[YO + (r·GR + i)·X + x]·Q[r·GR + i, x] (dD = Σ_t dy·u). */
 export function rowDotKernel(this: KT, P: number[], Q: number[]): number {
   let s = 0;
   for (let i = 0; i < this.constants.GR; i++) {
-    const v = P[(this.thread.y * this.constants.GR + i) * this.constants.X + this.thread.x] * Q[(this.thread.y * this.constants.GR + i) * this.constants.X + this.thread.x];
+    const v = P[this.constants.YO + (this.thread.y * this.constants.GR + i) * this.constants.X + this.thread.x] * Q[(this.thread.y * this.constants.GR + i) * this.constants.X + this.thread.x];
     if (this.thread.y * this.constants.GR + i < this.constants.R) s += v;
   }
   return s;
 }
 
-/** Last stage, grid [X]: Σ of the R ≤ GR rows. */
+/** Last stage, grid [X]: Σ of the R ≤ GR rows from float M0. */
 export function rowSumFinalKernel(this: KT, M: number[]): number {
   let s = 0;
   for (let i = 0; i < this.constants.GR; i++) {
-    const v = M[i * this.constants.X + this.thread.x];
+    const v = M[this.constants.M0 + i * this.constants.X + this.thread.x];
     if (i < this.constants.R) s += v;
   }
   return s;
@@ -817,7 +848,7 @@ export function bwdDAQuadSource(T: number, full: boolean): string {
  * them; dΔraw keeps the four positions' (a·e^{δA}·h_{t−1} + B·u) terms (4N scalars) from its forward
  * walk for its backward walk. `full`: no token predicate (L a multiple of T).
  */
-export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions: 2 | 4 = 2, dSplit = 1, hoistIdx = false, hold = T, inner = 1) {
+export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions: 2 | 4 = 2, dSplit = 1, hoistIdx = false, hold = T, inner = 1, innerB = inner) {
   if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan backward: tree kernels generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
   if (!(Number.isInteger(dSplit) && dSplit >= 1)) throw new RangeError(`selective scan backward: dC/dB d-split must be a positive integer, got ${dSplit}`);
   if (!(rawPositions === 2 || rawPositions === 4)) throw new RangeError(`selective scan backward: dΔraw positions per thread must be 2 or 4, got ${rawPositions}`);
@@ -983,8 +1014,10 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
   // against (T/4 + 1)/2 for four positions per thread)
   const rowc = (k: string) => `(this.thread.y * ${c}.T + ${k})`;
   const chunkStates = (v: string, arr: string) => ns.map((n) => `  let ${v}${n} = ${arr}[(this.thread.y * ${c}.N + ${n}) * ${c}.ED + ${d}];`);
-  const dZc = [
-    'function bwdDZChunkKernel(delta, u, PD, BC, z, dOut, S) {',
+  // dZc: dZ = dOut·y·silu'(z); dZYc also dy = dOut·silu(z) from YO (it reads z and dOut anyway: the
+  // separate dy kernel's 3 floats of traffic per (t, d) become one store)
+  const dZcSource = (withDy: boolean) => [
+    `function ${withDy ? 'bwdDZYChunkKernel' : 'bwdDZChunkKernel'}(delta, u, PD, BC, z, dOut, S) {`,
     ...chunkStates('h', 'S'), ...loadA,
     `  const dd = PD[${d} * ${c}.NP + ${c}.N];`,
     `  for (let k = 0; k < ${c}.T; k++) {`,
@@ -995,11 +1028,16 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     ...ns.map((n) => `    y += ${bc(rowc('k'), 'CO', n)} * h${n};`),
     `    const zt = z[${at(rowc('k'))}];`,
     '    const sg = 1 / (1 + Math.exp(-zt));',
-    `    storeAt(${at(rowc('k'))}, dOut[${at(rowc('k'))}] * y * sg * (1 + zt * (1 - sg)));`,
+    ...(withDy ? [
+      `    const ot = dOut[${at(rowc('k'))}];`,
+      `    storeAt(${at(rowc('k'))}, ot * y * sg * (1 + zt * (1 - sg)));`,
+      `    storeAt(${c}.YO + ${at(rowc('k'))}, ot * zt * sg);`,
+    ] : [`    storeAt(${at(rowc('k'))}, dOut[${at(rowc('k'))}] * y * sg * (1 + zt * (1 - sg)));`]),
     '  }',
     '  return 0;',
     '}',
   ].join('\n');
+  const dZc = dZcSource(false), dZYc = dZcSource(true);
   const rb = rowc(`${c}.T - 1 - i`);
   const dUc = [
     'function bwdDUChunkKernel(delta, dy, PD, BC, P) {',
@@ -1024,7 +1062,8 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
   // scalars), then the backward walk over them from the carry g (P[c], then where the later block left
   // it): dΔraw_t = softplus'·Σ_n ḡ_n·(a_n·x_n + B_n·u), dA_n += ḡ_n·δ·x_n, g_n = e^{δa_n}·ḡ_n. dΔraw goes
   // to rows c·T + k; withDU, dU = dy·D + δ·Σ_n ḡ_n·B_n (dUc's output) to the same rows from UOFF; the
-  // (⌈NC/K⌉, N, ED) dA partials after them, at AOFF. ≈ (1 + (T/H − 1)/2) + 1 exps
+  // (⌈NC/K⌉, N, ED) dA partials after them, at AOFF; then R = ⌈NC/K⌉ rows of dD partials (Σ dy·u) and R of
+  // dΔbias partials (Σ dΔraw) at DOFF, so that neither sum reads an (L, ED) tensor again. ≈ (1 + (T/H − 1)/2) + 1 exps
   // per (t, d, n), where the separate kernels spend ≈ 5 (dΔraw at 2 positions) + 2 (dA) + 1 (dU)
   if (!(Number.isInteger(hold) && hold >= 1 && T % hold === 0)) throw new RangeError(`selective scan backward: dΔraw/dA held positions ${hold} must divide the chunk ${T}`);
   const H = hold;
@@ -1038,6 +1077,8 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     ...ns.map((n) => `  let s${n} = 0;`),
     ...ns.map((n) => `  let g${n} = 0;`),
     ...ns.map((n) => `  let h${n} = 0;`),
+    '  let sdd = 0;', // Σ dy·u (dD) and Σ dΔraw (dΔbias) over the thread's real rows
+    '  let sdb = 0;',
     `  for (let q = 0; q < ${c}.K; q++) {`,
     `    if (${chA} < ${c}.NC) {`,
     ...ns.map((n) => `      g${n} = P[(${chA} * ${c}.N + ${n}) * ${c}.ED + ${d}];`),
@@ -1063,7 +1104,7 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
         ...ks.slice().reverse().flatMap((k) => {
           // w = Σ_n ḡ_n·B_n: dΔraw's B·u term, and dU = dy·D + δ·w (withDU)
           const step = [
-            `        const y${k} = dy[${at(rowA(k))}];`,
+            `        const y${k} = dy[${c}.YO + ${at(rowA(k))}];`,
             ...ns.flatMap((n) => [
               `        g${n} += y${k} * ${bc(rowA(k), 'CO', n)};`,
               `        r${k} += g${n} * a${n} * x${k}_${n};`,
@@ -1072,6 +1113,7 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
               ...(k > 0 ? [`        g${n} = Math.exp(dl${k} * a${n}) * g${n};`] : []),
             ]),
             `        r${k} += w${k} * u${k};`,
+            `        sdd += y${k} * u${k};`,
             ...(withDU ? [`        v${k} = y${k} * dd + dl${k} * w${k};`] : []),
           ];
           return [
@@ -1082,6 +1124,7 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
             `      let sp${k} = 1 - Math.exp(-dl${k});`,
             `      if (dl${k} < 0.01) sp${k} = dl${k} * (1 - dl${k} * (0.5 - dl${k} / 6));`,
             `      storeAt(${at(rowA(k))}, r${k} * sp${k});`,
+            `      sdb += r${k} * sp${k};`, // r is 0 on rows past LS
             ...(withDU ? [`      storeAt(${c}.UOFF + ${at(rowA(k))}, v${k});`] : []),
           ];
         }),
@@ -1090,6 +1133,8 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     '    }',
     '  }',
     ...ns.map((n) => `  storeAt(${c}.AOFF + (this.thread.y * ${c}.N + ${n}) * ${c}.ED + ${d}, s${n});`),
+    `  storeAt(${c}.DOFF + this.thread.y * ${c}.ED + ${d}, sdd);`,
+    `  storeAt(${c}.DOFF + (${c}.R + this.thread.y) * ${c}.ED + ${d}, sdb);`,
     '  return 0;',
     '}',
   ].join('\n');
@@ -1101,25 +1146,25 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
   // On the H100 at 2^20 with DD = 16: inner 16 (no loop) 4.85 + 4.85 ms; inner 8 or 4 (a loop of 2 or 4)
   // dB 4.1–4.3 but dC 21–22; one channel at a time (a loop of 16) 20 + 13–19 ms; the four-position
   // kernels above 6.3 + 6.2 (docs/decisions/selective-scan.md)
-  if (!(Number.isInteger(inner) && inner >= 1)) throw new RangeError(`selective scan backward: dC/dB channels per walk ${inner} must be a positive integer`);
+  for (const w of [inner, innerB]) if (!(Number.isInteger(w) && w >= 1)) throw new RangeError(`selective scan backward: dC/dB channels per walk ${w} must be a positive integer`);
   const rowC = (k: number) => `(this.thread.y * ${c}.T + ${k})`;
   const tks = range(T);
   const partIdx = (k: number) => (split
     ? `((this.thread.y * ${T / 4} + ${k >> 2}) * ${c}.N * ${dSplit} + this.thread.x) * 4 + ${k & 3}`
     : `${rowC(k)} * ${c}.N + this.thread.x`);
-  const chans = range(inner);
-  const dq = (j: number) => (split ? `(${gx} * ${c}.DD + i * ${inner} + ${j})` : `(i * ${inner} + ${j})`);
-  const rowQ = (k: number, j: number) => at(rowC(k), `${c}.ED`, dq(j));
-  /** the two kernels' frame: B (dC) or C (dB) of the chunk's rows preloaded as `pre`k, T sums, the loop over channel groups, each channel's a and carried state `st`j from `arr`, the walk, the stores */
-  const chunkSums = (header: string, col: 'BO' | 'CO', pre: string, arr: string, st: string, walk: string[]) => [
+  /** channel j of the w walked side by side in group i of the thread's d block */
+  const dq = (w: number, j: number) => (split ? `(${gx} * ${c}.DD + i * ${w} + ${j})` : `(i * ${w} + ${j})`);
+  const rowQ = (w: number, k: number, j: number) => at(rowC(k), `${c}.ED`, dq(w, j));
+  /** the two kernels' frame: B (dC) or C (dB) of the chunk's rows preloaded as `pre`k, T sums, the loop over the DQ = DD/w groups of w channels, each channel's a and carried state `st`j from `arr`, the walk, the stores */
+  const chunkSums = (header: string, w: number, col: 'BO' | 'CO', pre: string, arr: string, st: string, walk: string[]) => [
     header,
     ...gLocal,
     ...tks.map((k) => `  const ${pre}${k} = ${bc(rowC(k), col, nn)};`),
     ...tks.map((k) => `  let s${k} = 0;`),
     `  for (let i = 0; i < ${c}.DQ; i++) {`,
-    ...chans.flatMap((j) => [
-      `    const a${j} = A[${dq(j)} * ${c}.N + ${nn}];`,
-      `    let ${st}${j} = ${arr}[(this.thread.y * ${c}.N + ${nn}) * ${c}.ED + ${dq(j)}];`,
+    ...range(w).flatMap((j) => [
+      `    const a${j} = A[${dq(w, j)} * ${c}.N + ${nn}];`,
+      `    let ${st}${j} = ${arr}[(this.thread.y * ${c}.N + ${nn}) * ${c}.ED + ${dq(w, j)}];`,
     ]),
     ...walk,
     '  }',
@@ -1127,21 +1172,21 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
     '  return 0;',
     '}',
   ].join('\n');
-  const dCc = chunkSums('function bwdDCChunkKernel(dy, delta, u, A, BC, S) {', 'BO', 'b', 'S', 'h', tks.flatMap((k) => chans.flatMap((j) => [
-    `    const l${k}_${j} = delta[${rowQ(k, j)}];`,
-    `    h${j} = Math.exp(l${k}_${j} * a${j}) * h${j} + l${k}_${j} * u[${rowQ(k, j)}] * b${k};`,
-    `    s${k} += dy[${rowQ(k, j)}] * h${j};`,
+  const dCc = chunkSums('function bwdDCChunkKernel(dy, delta, u, A, BC, S) {', inner, 'BO', 'b', 'S', 'h', tks.flatMap((k) => range(inner).flatMap((j) => [
+    `    const l${k}_${j} = delta[${rowQ(inner, k, j)}];`,
+    `    h${j} = Math.exp(l${k}_${j} * a${j}) * h${j} + l${k}_${j} * u[${rowQ(inner, k, j)}] * b${k};`,
+    `    s${k} += dy[${c}.YO + ${rowQ(inner, k, j)}] * h${j};`,
   ])));
-  const dBc = chunkSums('function bwdDBChunkKernel(delta, u, dy, A, BC, P) {', 'CO', 'c', 'P', 'g', tks.slice().reverse().flatMap((k) => {
-    const body = chans.flatMap((j) => [
-      `    const l${k}_${j} = delta[${rowQ(k, j)}];`,
-      `    g${j} += dy[${rowQ(k, j)}] * c${k};`,
-      `    s${k} += g${j} * l${k}_${j} * u[${rowQ(k, j)}];`,
+  const dBc = chunkSums('function bwdDBChunkKernel(delta, u, dy, A, BC, P) {', innerB, 'CO', 'c', 'P', 'g', tks.slice().reverse().flatMap((k) => {
+    const body = range(innerB).flatMap((j) => [
+      `    const l${k}_${j} = delta[${rowQ(innerB, k, j)}];`,
+      `    g${j} += dy[${c}.YO + ${rowQ(innerB, k, j)}] * c${k};`,
+      `    s${k} += g${j} * l${k}_${j} * u[${rowQ(innerB, k, j)}];`,
       ...(k > 0 ? [`    g${j} = Math.exp(l${k}_${j} * a${j}) * g${j};`] : []),
     ]);
     return full ? body : [`    if (${rowC(k)} < ${c}.LS) {`, ...body.map((x) => `  ${x}`), '    }'];
   }));
-  return { dZ, dU, dRaw, dC, dB, dA: N % 4 === 0 ? bwdDAQuadSource(T, full) : undefined, dZc, dUc, dRawA, dRawAU, dCc, dBc };
+  return { dZ, dU, dRaw, dC, dB, dA: N % 4 === 0 ? bwdDAQuadSource(T, full) : undefined, dZc, dZYc, dUc, dRawA, dRawAU, dCc, dBc };
 }
 
 /**
@@ -1194,6 +1239,12 @@ export interface GpuScanBackwardOptions {
     rawDU?: boolean;
     /** 'quad' on webgpu with chunkSums: channels dC/dB walk side by side (default: all DD = ED/dSplit of the thread's block where DD ≤ 32, else the largest divisor ≤ 16) */
     sumsInner?: number;
+    /** the same for dB alone (default: sumsInner) */
+    /** webgpu: the reverse tree's leaf as whole-chunk threads (default true) */
+    revLeafChunk?: boolean;
+    sumsInnerB?: number;
+    /** with chunkRows, rawA, rawDU and chunkSums: dy = dOut·silu(z) stored by the dZ kernel after its rows instead of a kernel of its own (default true) */
+    dyFromDZ?: boolean;
   };
 }
 
@@ -1266,7 +1317,7 @@ const SUM_ROWS = 64;
 export function treeBackwardMaxLength(ED: number, N: number, T: number, maxBindingBytes: number, U = T, DB = 1, KA = 0, rowSets = 1): number {
   const maxElems = Math.floor(maxBindingBytes / 4);
   const V = T / U;
-  const fused = KA > 0 ? rowSets * T * ED + (N * ED) / KA : T * ED; // the fused dΔraw/dA(/dU) output: rowSets (T, ED) row blocks per chunk, then dA partials
+  const fused = KA > 0 ? rowSets * T * ED + ((N + 2) * ED) / KA : T * ED; // the fused dΔraw/dA(/dU) output: rowSets (T, ED) row blocks per chunk, then dA, dD and dΔbias partials
   const chunks = Math.floor(Math.min(maxElems / fused, maxElems / ((N + 1) * ED), maxElems / (V * N * ED), maxElems / (T * DB * N), 65535 / V, (2 ** 31 - 1) / fused));
   return Math.max(0, chunks * T);
 }
@@ -1296,6 +1347,10 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
   const scatter = quad && (gpu.mode ?? 'webgpu') === 'webgpu';
   const rawA = scatter && (opts.tune?.rawA ?? true);
   const rawDU = rawA && (opts.tune?.rawDU ?? true);
+  const chunkRowsOn = quad && (opts.tune?.chunkRows ?? true);
+  const chunkSumsOn = scatter && (opts.tune?.chunkSums ?? true);
+  // dy from the dZ kernel: then every dy reader (reverse leaf, the fused kernel, dC, dB, dD) takes it at YO
+  const dyFromDZ = scatter && chunkRowsOn && rawDU && chunkSumsOn && (opts.tune?.dyFromDZ ?? true);
   const hold = opts.tune?.rawHold ?? range(T).map((i) => T - i).find((h) => T % h === 0 && h * N <= 128) ?? 1;
   // chunks per thread of the fused dΔraw/dA kernel: fewer partials to sum, while ≥ 2^17 / ED·… threads
   // remain (H100, 2^20 in segments of 2^18: K 16 → 7.34 ms, 4 → 7.73, 1 → 8.06); never below 2, which
@@ -1305,11 +1360,16 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
   if (!(Number.isInteger(KAmin) && KAmin >= 1)) throw new RangeError(`selective scan backward: rawAChunks = ${KAmin} must be a positive integer`);
   const DDs = ED / DS;
   const sumsInner = opts.tune?.sumsInner ?? (DDs <= 32 ? DDs : [16, 8, 4, 2, 1].find((q) => DDs % q === 0)!);
-  if (!(Number.isInteger(sumsInner) && sumsInner >= 1 && DDs % sumsInner === 0)) throw new RangeError(`selective scan backward: sumsInner = ${sumsInner} must divide the ${DDs} channels of a d block (ED ${ED} / dSplit ${DS})`);
+  // dB's own (default the same): at 2^20 on the H100 with DD = 16, 8 side by side (a loop of 2) took dB
+  // from 4.78 to 4.13 ms with dy from its own kernel, but 4.39 → 4.52 with dy from dZ (the default)
+  const sumsInnerB = opts.tune?.sumsInnerB ?? sumsInner;
+  for (const [name, w] of [['sumsInner', sumsInner], ['sumsInnerB', sumsInnerB]] as const) {
+    if (!(Number.isInteger(w) && w >= 1 && DDs % w === 0)) throw new RangeError(`selective scan backward: ${name} = ${w} must divide the ${DDs} channels of a d block (ED ${ED} / dSplit ${DS})`);
+  }
   const quadSrc = new Map<boolean, ReturnType<typeof bwdQuadSources>>();
   const quadSources = (full: boolean) => {
     let s = quadSrc.get(full);
-    if (!s) quadSrc.set(full, (s = bwdQuadSources(N, T, full, rawP, DS, opts.tune?.hoistIdx ?? true, quad ? hold : T, sumsInner)));
+    if (!s) quadSrc.set(full, (s = bwdQuadSources(N, T, full, rawP, DS, opts.tune?.hoistIdx ?? true, quad ? hold : T, sumsInner, sumsInnerB)));
     return s;
   };
   const DB = layout === 'warp' ? BWD_DBLOCKS : 1;
@@ -1360,7 +1420,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     const ns = nodeChunks(fanIn);
     const base: TreeBwdConsts = {
       ED, N, N1: N + 1, T, TED: T * ED, LS: L, ...bc, G: 0, CC: 0, GM4: 0, NT: counts[top], NP: N + 1, K: DAK, R: 0, X: 0, GR: SUM_ROWS,
-      U, V, TU: T - U, DB, EB: Math.floor(ED / DB), EDH: Math.floor(ED / 8), WC, NS: ns[top], M0: 0,
+      U, V, TU: T - U, DB, EB: Math.floor(ED / DB), EDH: Math.floor(ED / 8), WC, NS: ns[top], M0: 0, YO: 0,
     };
     // slots per node of level l: level 0 as the leaf that wrote it (leafSlots), saved or below
     const NL = a.saved?.NL ?? leafSlots(N, quad), n1 = (l: number) => (l === 0 ? NL : N + 1);
@@ -1375,8 +1435,9 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
       throw new RangeError(`selective scan backward: the forward's saved tree (chunk ${sv.T}, ${sv.NC} chunks) does not fit this call (chunk ${T}, ${NC} chunks, layout ${layout}, sub-chunk ${U})`);
     }
     const delta = sv ? sv.delta : await call('delta', src.delta, gED, sub, [a.raw, a.bias], lay); // (NC·T, ED)
-    const dy = await call('dy', src.dy, gED, sub, [a.dOut, a.z], lay); // (NC·T, ED)
-    await profile('delta, dy');
+    // dyFromDZ: dy comes with dZ, after the forward tree
+    let dy = dyFromDZ ? null : await call('dy', src.dy, gED, sub, [a.dOut, a.z], lay); // (NC·T, ED)
+    await profile(dyFromDZ ? 'delta' : 'delta, dy');
     // forward tree (gpujs.ts kernels) down to the level above the chunks; its last step (to the chunks,
     // or to the sub-chunks) comes below — or all of it as the forward saved it
     let sums: unknown[];
@@ -1410,12 +1471,27 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
       if (V > 1) S = await call('downSub', downSubKernel, [ED, N, NCs], top >= 1 ? level(1) : { ...base, N1: NL, G: 1, CC: NC }, [S, sums[0], delta, a.u, a.A, a.BC], fns);
     }
     await profile('forward tree');
+    const qs = quad ? quadSources(L % T === 0) : null;
+    // dyFromDZ: one buffer holds dZ's rows, then dy's (from YO); dZ is handed out as a view of its rows
+    let dZ: unknown = null;
+    let YO = 0;
+    if (dyFromDZ) {
+      const rows = NC * T * ED;
+      dZ = scatterView(await call('dZYc', qs!.dZYc, [ED, NC], { ...base, YO: rows, ...scatterFloats(2 * rows) }, [delta, a.u, PD, a.BC, a.z, a.dOut, S], { functions: scatterHelpers }, keep) as GpuHandle, rows);
+      dy = flatView(dZ as GpuHandle, 2 * rows); // a second reference, deleted once dD is summed
+      YO = rows;
+      await profile('dZ');
+    }
+    const yb = { ...base, YO }; // constants of the dy readers
     // reverse tree: P = carry entering each sub-chunk from the right; slot NT of its top = dh0
     const rs: unknown[] = [];
-    if (quad && N % 4 === 0) {
-      rs.push(await lanes('rleafq', revLeafQuadKernel, [ED, N / 4, NC], base, [1, 4 * ED, N * ED, ED], [delta, dy, a.A, a.BC], NC * N * ED)); // (NC, N, ED)
+    if (scatter && (opts.tune?.revLeafChunk ?? true)) {
+      const fn = revLeafChunkKernelSource(N, L % T === 0);
+      rs.push(scatterView(await call('rleafc', fn, [ED, NC], { ...yb, ...scatterFloats(NC * N * ED) }, [delta, dy, a.A, a.BC], { functions: scatterHelpers }) as GpuHandle, NC * N * ED)); // (NC, N, ED)
+    } else if (quad && N % 4 === 0) {
+      rs.push(await lanes('rleafq', revLeafQuadKernel, [ED, N / 4, NC], yb, [1, 4 * ED, N * ED, ED], [delta, dy, a.A, a.BC], NC * N * ED)); // (NC, N, ED)
     } else {
-      rs.push(await call('rleaf', L % T === 0 ? revLeafFullKernel : revLeafKernel, [ED, N, NC], base, [delta, dy, a.A, a.BC])); // (NC, N, ED)
+      rs.push(await call('rleaf', L % T === 0 ? revLeafFullKernel : revLeafKernel, [ED, N, NC], yb, [delta, dy, a.A, a.BC])); // (NC, N, ED)
     }
     for (let l = 1; l <= top; l++) rs.push(await call(`rup${l}`, revUpKernel, [ED, N, counts[l]], level(l), [rs[l - 1], sums[l - 1], a.A]));
     const rtop = await call('rtop', revTopKernel, [ED, N, counts[top] + 1], { ...base, N1: n1(top) }, [rs[top], sums[top], a.A, a.dhL]); // (NT+1, N, ED)
@@ -1430,7 +1506,6 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     await profile('reverse tree');
     // per-position gradients, replayed from S and P in registers over sub-chunks of U tokens
     // layout 'quad': four positions per thread (bwdQuadSources), stored as rows
-    const qs = quad ? quadSources(L % T === 0) : null;
     // (NC·T, W) rows from a kernel of P positions per thread; with splits > 1 (dC, dB over d) its x is
     // split·W wide and the blocked partials are summed into rows
     const viaQuad = async (name: string, fn: string, W: number, args: unknown[], P = 4, splits = 1) => {
@@ -1448,10 +1523,12 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     // (NC·T, ED) rows from a whole-chunk kernel: thread (d, c) stores rows c·T … c·T + T − 1 (scatter-stores.ts)
     const viaChunk = async (name: string, fn: string, args: unknown[]) =>
       scatterView(await call(`${name}c`, fn, [ED, NC], { ...base, ...scatterFloats(NC * T * ED) }, args, { functions: scatterHelpers }, keep) as GpuHandle, NC * T * ED);
-    const chunkRows = qs && (opts.tune?.chunkRows ?? true);
-    const dZ = qs ? await (chunkRows ? viaChunk('dZ', qs.dZc, [delta, a.u, PD, a.BC, a.z, a.dOut, S]) : viaQuad('dZ', qs.dZ, ED, [delta, a.u, PD, a.BC, a.z, a.dOut, S]))
-      : await call('dZ', src.dZ, gED, sub, [delta, a.u, PD, a.BC, a.z, a.dOut, S], lay, keep);
-    await profile('dZ');
+    const chunkRows = qs && chunkRowsOn;
+    if (!dyFromDZ) {
+      dZ = qs ? await (chunkRows ? viaChunk('dZ', qs.dZc, [delta, a.u, PD, a.BC, a.z, a.dOut, S]) : viaQuad('dZ', qs.dZ, ED, [delta, a.u, PD, a.BC, a.z, a.dOut, S]))
+        : await call('dZ', src.dZ, gED, sub, [delta, a.u, PD, a.BC, a.z, a.dOut, S], lay, keep);
+      await profile('dZ');
+    }
     let dU: unknown = null; // rawDU: from the fused dΔraw/dA kernel below
     if (!(qs && rawA && rawDU)) {
       dU = qs ? await (chunkRows ? viaChunk('dU', qs.dUc, [delta, dy, PD, a.BC, P]) : viaQuad('dU', qs.dU, ED, [delta, dy, PD, a.BC, P]))
@@ -1464,15 +1541,17 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     let R = Math.ceil(NCs / DAK); // dA partial rows: groups of DAK sub-chunks, or (rawA) of K chunks
     let M0 = 0;
     let fusedView: GpuHandle | null = null;
+    let DOFF = 0, RF = 0; // rawA: where the fused kernel's RF rows of dD partials start (then RF of dΔbias)
     if (qs && rawA) {
       const KA = rawAChunks(NC);
-      R = Math.ceil(NC / KA);
+      R = RF = Math.ceil(NC / KA);
       const rows = NC * T * ED;
       M0 = rawDU ? 2 * rows : rows;
-      const fused = await call('dRawAc', rawDU ? qs.dRawAU : qs.dRawA, [ED, R], { ...base, K: KA, NC, UOFF: rows, AOFF: M0, ...scatterFloats(M0 + R * N * ED) },
+      DOFF = M0 + R * N * ED;
+      const fused = await call('dRawAc', rawDU ? qs.dRawAU : qs.dRawA, [ED, R], { ...yb, K: KA, NC, R, UOFF: rows, AOFF: M0, DOFF, ...scatterFloats(DOFF + 2 * R * ED) },
         [delta, a.u, PD, a.BC, dy, S, P], { functions: scatterHelpers }, keep) as GpuHandle;
       dRaw = scatterView(fused, rows); // seen as its (NC·T, ED) rows, as the callers expect
-      M = flatView(dRaw as GpuHandle, M0 + R * N * ED); // a second reference, deleted once dA is summed
+      M = flatView(dRaw as GpuHandle, DOFF + 2 * R * ED); // a second reference, deleted once dA, dD and dΔbias are summed
       fusedView = M as GpuHandle;
       // dU's rows into a buffer of their own (a copy: gpu.js binds whole buffers)
       if (rawDU) dU = await call('dUcopy', rowSumKernel, [ED, NC * T], { ...base, GR: 1, R: NC * T, X: ED, M0: rows }, [M], {}, keep);
@@ -1482,11 +1561,11 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     }
     await profile('dDeltaRaw');
     // dC, dB: (NCs·U, N); with d-blocks, (NCs·U, DB, N) partials then a sum over the blocks
-    const chunkSums = scatter && (opts.tune?.chunkSums ?? true);
+    const chunkSums = chunkSumsOn;
     /** whole-chunk dC/dB: grid [DS·N, NC], partials blocked for unblockSumKernel (DS > 1) or rows */
     const viaChunkSum = async (name: string, fn: string, args: unknown[]) => {
       const count = NC * T * N * DS;
-      const part = scatterView(await call(`${name}c`, fn, [DS * N, NC], { ...base, DD: ED / DS, DQ: ED / DS / sumsInner, ...scatterFloats(count) }, args, { functions: [...scatterHelpers, ...integerHelpers] }, keep && DS === 1) as GpuHandle, count);
+      const part = scatterView(await call(`${name}c`, fn, [DS * N, NC], { ...yb, DD: ED / DS, DQ: ED / DS / (name === 'dB' ? sumsInnerB : sumsInner), ...scatterFloats(count) }, args, { functions: [...scatterHelpers, ...integerHelpers] }, keep && DS === 1) as GpuHandle, count);
       if (DS === 1) return part;
       const r = await call(`${name}u`, unblockSumKernel, [N, T, NC], { W: N, TP: T / 4, P: 4, DS }, [part], fns, keep);
       part.delete();
@@ -1518,20 +1597,28 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
       M0 = 0;
     }
     const dA = await call('dA', rowSumFinalTKernel, [ED * N], { ...base, R, X: ED * N, M0 }, [M], fns, keep); // (ED, N)
-    fusedView?.delete();
     await profile('dA');
-    // dD = Σ_t dy·u and dΔbias = Σ_t dRaw over the L real rows
-    const colSum = async (name: string, first: unknown) => {
-      let rows = Math.ceil(L / SUM_ROWS);
+    // dD = Σ_t dy·u and dΔbias = Σ_t dRaw over the L real rows: from `rows` rows of partials `first` (from
+    // float m0), or (rawA) from the fused kernel's RF rows of each at DOFF
+    const colSum = async (name: string, first: unknown, rows: number, m0 = 0) => {
       let m = first;
       for (let s = 0; rows > SUM_ROWS; s++) {
-        m = await call(`${name}s${s}`, rowSumKernel, [ED, Math.ceil(rows / SUM_ROWS)], { ...base, R: rows, X: ED }, [m]);
+        m = await call(`${name}s${s}`, rowSumKernel, [ED, Math.ceil(rows / SUM_ROWS)], { ...base, R: rows, X: ED, M0: m0 }, [m]);
         rows = Math.ceil(rows / SUM_ROWS);
+        m0 = 0;
       }
-      return call(name, rowSumFinalKernel, [ED], { ...base, R: rows, X: ED }, [m], {}, keep);
+      return call(name, rowSumFinalKernel, [ED], { ...base, R: rows, X: ED, M0: m0 }, [m], {}, keep);
     };
-    const dD = await colSum('dD', await call('dDp', rowDotKernel, [ED, Math.ceil(L / SUM_ROWS)], { ...base, R: L, X: ED }, [dy, a.u]));
-    const dDeltaBias = await colSum('dBias', await call('dBiasp', rowSumKernel, [ED, Math.ceil(L / SUM_ROWS)], { ...base, R: L, X: ED }, [dRaw]));
+    let dD: unknown, dDeltaBias: unknown;
+    if (fusedView) {
+      dD = await colSum('dD', fusedView, RF, DOFF);
+      dDeltaBias = await colSum('dBias', fusedView, RF, DOFF + RF * ED);
+      fusedView.delete();
+    } else {
+      dD = await colSum('dD', await call('dDp', rowDotKernel, [ED, Math.ceil(L / SUM_ROWS)], { ...yb, R: L, X: ED }, [dy, a.u]), Math.ceil(L / SUM_ROWS));
+      dDeltaBias = await colSum('dBias', await call('dBiasp', rowSumKernel, [ED, Math.ceil(L / SUM_ROWS)], { ...base, R: L, X: ED }, [dRaw]), Math.ceil(L / SUM_ROWS));
+    }
+    if (dyFromDZ) (dy as GpuHandle).delete();
     await profile('dD, dDeltaBias');
     return { dU, dDeltaRaw: dRaw, dZ, dB, dC, dA, dD, dDeltaBias, dh0 };
   }

@@ -3,7 +3,7 @@
 // chunk-boundary cases (L = 1, L < chunk, L just past a multiple of the chunk). Scheme 'tree' (default):
 // also three tree levels with chunk counts that are not multiples of the fan-in, both grid layouts,
 // several row-sum stages; scheme 'hillis-steele' (the N > 32 fallback) on its own.
-import test, { type ExecutionContext } from 'ava';
+import anyTest, { type ExecutionContext } from 'ava';
 import { type SelectiveScanArgs, selectiveScanBackwardRef, selectiveScanRef } from '../../kernels/selective-scan/ref.js';
 import { createSelectiveScanKernels } from '../../kernels/selective-scan/gpujs.js';
 import { createSelectiveScanBackwardKernels, type GpuScanBackwardOptions, treeBackwardMaxLength } from '../../kernels/selective-scan/gpujs-backward.js';
@@ -13,6 +13,10 @@ import { mulberry32, randn } from '../helpers/random.js';
 import { randomScanArgs } from '../helpers/scan-args.js';
 import { f32, maxRelErr, readFlat } from '../helpers/compare.js';
 import { TOLERANCE } from './tolerances.js';
+
+// One test at a time: on lavapipe these tests take 5–10 s each alone but 1.5–7 min each when ava runs
+// them side by side on the one device (measured 2026-11-24), which nears ava's 5-minute inactivity timeout.
+const test = anyTest.serial;
 
 const probe = await probeWebGpu();
 if (!probe.ok) console.log(`selective-scan backward webgpu tests skipped: ${probe.reason}`);
@@ -114,8 +118,8 @@ test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stage
   // no (L, ED, N) tensor: one call is limited by grid z ≤ 65,535 chunks (2 GiB bindings) or by the
   // (NC, N+1, ED) tree leaf (lavapipe's 128 MiB); sub-chunks of 4 halve the first (z counts sub-chunks)
   t.is(createSelectiveScanBackwardKernels(gpu, { ED: 256, N: 16, maxBindingBytes: 2 ** 31 }).maxLength, 65535 * 8);
-  // on webgpu the fused dΔraw/dA/dU output binds first: two (T, ED) row blocks and (at most) N·ED/2 partials per chunk
-  const fusedPerChunk = (ED: number, N: number) => (modes[0] === 'webgpu' ? 2 * 8 * ED + (N * ED) / 2 : 0);
+  // on webgpu the fused dΔraw/dA/dU output binds first: two (T, ED) row blocks and (at most) (N + 2)·ED/2 partials (dA, dD, dΔbias) per chunk
+  const fusedPerChunk = (ED: number, N: number) => (modes[0] === 'webgpu' ? 2 * 8 * ED + ((N + 2) * ED) / 2 : 0);
   t.is(createSelectiveScanBackwardKernels(gpu, { ED: 256, N: 16, maxBindingBytes: 128 * 2 ** 20 }).maxLength, Math.floor(2 ** 25 / Math.max(17 * 256, fusedPerChunk(256, 16))) * 8);
   t.is(treeBackwardMaxLength(256, 16, 8, 2 ** 31, 4), Math.floor(65535 / 2) * 8);
   if (modes[0] === 'webgpu') t.throws(() => createSelectiveScanBackwardKernels(gpu, { ED: 10, N: 2, tune: { layout: 'quad', dSplit: 4 } }), { instanceOf: RangeError });
@@ -157,6 +161,9 @@ test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stage
     { L: 4096, ED: 16, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 2, sumsInner: 4 } }, scheme: 'tree', layout: 'quad', sub: 8 },
     { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 1, sumsInner: 4 } }, scheme: 'tree', layout: 'quad', sub: 8 },
     { L: 257, ED: 66, N: 2, opts: { tune: { layout: 'quad' as const } }, scheme: 'tree', layout: 'quad', sub: 8 },
+    // a block of 16 channels; dy from a kernel of its own, the reverse leaf at four states per thread, dB one channel at a time
+    { L: 1001, ED: 16, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 1 } }, scheme: 'tree', layout: 'quad', sub: 8 },
+    { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, dyFromDZ: false, sumsInnerB: 1, revLeafChunk: false } }, scheme: 'tree', layout: 'quad', sub: 8 },
   ], 6600);
 });
 
