@@ -107,14 +107,20 @@ const rows: Row[] = [];
 const profiles: Array<{ config: string; scheme: string; chunk: number; L: number; wall: boolean; stages: Record<string, number>; launches: number }> = [];
 const checks: Array<Record<string, unknown>> = [];
 
-// scheme:chunk[:layout[-hoist]] — e.g. tree:8:1d-hoist
+// scheme:chunk[:layout[-hoist][+leaf][+fuse]] — e.g. tree:8:1d-hoist, tree:32:chunk+leaf+fuse (leaf: the
+// whole-chunk leaf; fuse: δ computed in the leaf and the output kernel)
+function replayOf(lay: string | undefined): GpuScanOptions['replay'] {
+  if (!lay) return undefined;
+  const [l, ...flags] = lay.split('+');
+  return { layout: l.split('-')[0] as ReplayLayout, hoistB: l.endsWith('-hoist'), ...(flags.includes('leaf') ? { leaf: 'chunk' as const } : {}), ...(flags.includes('fuse') ? { fuseDelta: true } : {}) };
+}
 const configs: string[] = argv.includes('--configs') ? opt('configs', '').split(',')
   : schemes.flatMap((s) => (s === 'hillis-steele' ? [`${s}:${hsChunk}`] : chunks.map((c) => `${s}:${c}`)));
 
 for (const cfg of configs) {
   const [scheme, c, lay] = cfg.split(':') as [ScanScheme, string, string | undefined];
   const chunk = Number(c);
-  const replay: GpuScanOptions['replay'] = lay ? { layout: lay.split('-')[0] as ReplayLayout, hoistB: lay.endsWith('-hoist') } : undefined;
+  const replay = replayOf(lay);
   const k = createSelectiveScanKernels(gpu, { ED, N, chunk, scheme, maxBindingBytes, replay });
   const S = 2 ** Math.floor(Math.log2(k.segmentLength(2 * N)));
   for (let e = lmin; e <= lmax; e++) {
@@ -170,7 +176,17 @@ if (flag('check')) {
     const args = { ...s, ED, N, ...shared, h0, bcStride: 2 * N, bOffset: 0, cOffset: N } as GpuScanArgs;
     const rt0 = await kt.run(args), rh = await kh.run(args);
     const out = await toFlat(rt0.out, L * ED), hL = await toFlat(rt0.hL, ED * N);
-    const c: Record<string, unknown> = { L, vs: 'hillis-steele (gpu)', out: err(out, await toFlat(rh.out, L * ED)), hL: err(hL, await toFlat(rh.hL, ED * N)) };
+    const hsOut = await toFlat(rh.out, L * ED);
+    const c: Record<string, unknown> = { L, vs: 'hillis-steele (gpu)', out: err(out, hsOut), hL: err(hL, await toFlat(rh.hL, ED * N)) };
+    // every --configs tree configuration against the same
+    for (const cfg of argv.includes('--configs') ? configs.filter((x) => x.startsWith('tree:')) : []) {
+      const [, ch, lay] = cfg.split(':');
+      const r = await createSelectiveScanKernels(gpu, { ED, N, chunk: Number(ch), maxBindingBytes, replay: replayOf(lay) }).run(args);
+      c[`${cfg} out`] = err(await toFlat(r.out, L * ED), hsOut);
+      c[`${cfg} hL`] = err(await toFlat(r.hL, ED * N), await toFlat(rh.hL, ED * N));
+      (r.out as any).delete();
+      (r.hL as any).delete();
+    }
     if (L < 10000) {
       const BC = await toFlat(s.BC, L * 2 * N);
       const B = new Float32Array(L * N), C = new Float32Array(L * N);

@@ -485,19 +485,20 @@ export function treeReplayQuadKernelSource(N: number): string {
  * walks (T/4 + 1)/2 per token (1.5 at T = 8), and δ, u, B, C, z loaded once per token. Rows past LS
  * (a partial last chunk) read past the inputs (robust access) into padding rows of the (NC·T, ED) result.
  */
-export function treeReplayChunkKernelSource(N: number): string {
+export function treeReplayChunkKernelSource(N: number, fromRaw = false): string {
   if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan: chunk replay generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
   const c = 'this.constants';
   const row = `(this.thread.y * ${c}.T + k)`;
   const ns = Array.from({ length: N }, (_, n) => n);
   const d = 'this.thread.x';
   return [
-    'function treeReplayChunkKernel(delta, u, A, BC, D, z, S) {',
+    `function treeReplayChunkKernel(${fromRaw ? 'raw' : 'delta'}, u, A, BC, D, z, S${fromRaw ? ', bias' : ''}) {`,
     ...ns.map((n) => `  let h${n} = S[(this.thread.y * ${c}.N + ${n}) * ${c}.ED + ${d}];`),
     ...ns.map((n) => `  const a${n} = A[${d} * ${c}.N + ${n}];`),
     `  const dd = D[${d}];`,
+    ...(fromRaw ? [`  const bb = bias[${d}];`] : []),
     `  for (let k = 0; k < ${c}.T; k++) {`,
-    `    const dl = delta[${row} * ${c}.ED + ${d}];`,
+    ...(fromRaw ? softplusLines('dl', `raw[${row} * ${c}.ED + ${d}] + bb`, '    ') : [`    const dl = delta[${row} * ${c}.ED + ${d}];`]),
     `    const ut = u[${row} * ${c}.ED + ${d}];`,
     '    const du = dl * ut;',
     ...ns.map((n) => `    h${n} = Math.exp(dl * a${n}) * h${n} + du * BC[${row} * ${c}.BCS + ${c}.BO + ${n}];`),
@@ -506,6 +507,62 @@ export function treeReplayChunkKernelSource(N: number): string {
     `    const zt = z[${row} * ${c}.ED + ${d}];`,
     `    storeAt(${row} * ${c}.ED + ${d}, (y * zt) / (1 + Math.exp(-zt)));`,
     '  }',
+    '  return 0;',
+    '}',
+  ].join('\n');
+}
+
+/**
+ * Lines computing `v` = softplus(x) as deltaKernel does (stable, torch's threshold 20), for kernels that
+ * take deltaRaw and fuse δ in instead of reading it.
+ */
+function softplusLines(v: string, x: string, pad: string): string[] {
+  return [
+    `const ${v}x = ${x};`,
+    `let ${v} = ${v}x;`,
+    `if (${v}x <= 20) {`,
+    `  const ${v}e = Math.exp(-Math.abs(${v}x));`,
+    `  const ${v}w = 1 + ${v}e;`,
+    `  let ${v}l = ${v}e;`,
+    `  if (${v}w !== 1) ${v}l = (Math.log(${v}w) * ${v}e) / (${v}w - 1);`,
+    `  ${v} = Math.max(${v}x, 0) + ${v}l;`,
+    '}',
+  ].map((l) => pad + l);
+}
+
+/**
+ * Level 0 with a whole chunk per thread (webgpu, storeAt): grid [ED, NC], thread (d, c) walks chunk c
+ * once for all N states and Σδ, and stores them into the (NC, NL, ED) layout of the leaf it replaces
+ * (NL = leafSlots: slots N … NL−1 all hold Σδ, WINDOW_CUT for a window's first chunk). δ loaded once
+ * per (t, d) instead of once per four states; `fromRaw`: δ = softplus(deltaRaw + bias) computed here
+ * (the forward then needs no δ kernel: arguments raw, u, A, BC, bias). Tokens past LS are skipped
+ * unless `full`.
+ */
+export function treeLeafChunkKernelSource(N: number, NL: number, full: boolean, fromRaw = false): string {
+  if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan: chunk leaf generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
+  const c = 'this.constants';
+  const row = `(this.thread.y * ${c}.T + k)`;
+  const ns = Array.from({ length: N }, (_, n) => n);
+  const d = 'this.thread.x';
+  const step = [
+    ...ns.map((n) => `h${n} = Math.exp(dl * a${n}) * h${n} + du * b${n};`),
+    'w += dl;',
+  ];
+  return [
+    `function treeLeafChunkKernel(${fromRaw ? 'raw' : 'delta'}, u, A, BC${fromRaw ? ', bias' : ''}) {`,
+    ...ns.map((n) => `  let h${n} = 0;`),
+    ...ns.map((n) => `  const a${n} = A[${d} * ${c}.N + ${n}];`),
+    '  let w = 0;',
+    ...(fromRaw ? [`  const bb = bias[${d}];`] : []),
+    `  for (let k = 0; k < ${c}.T; k++) {`,
+    ...(fromRaw ? softplusLines('dl', `raw[${row} * ${c}.ED + ${d}] + bb`, '    ') : [`    const dl = delta[${row} * ${c}.ED + ${d}];`]),
+    `    const du = dl * u[${row} * ${c}.ED + ${d}];`,
+    ...ns.map((n) => `    const b${n} = BC[${row} * ${c}.BCS + ${c}.BO + ${n}];`),
+    ...(full ? step.map((l) => `    ${l}`) : [`    if (${row} < ${c}.LS) {`, ...step.map((l) => `      ${l}`), '    }']),
+    '  }',
+    `  if (${c}.WC > 0 && this.thread.y % ${c}.WC === 0) w = 1e30; // WINDOW_CUT`,
+    ...ns.map((n) => `  storeAt((this.thread.y * ${NL} + ${n}) * ${c}.ED + ${d}, h${n});`),
+    ...Array.from({ length: NL - N }, (_, j) => `  storeAt((this.thread.y * ${NL} + ${N + j}) * ${c}.ED + ${d}, w);`),
     '  return 0;',
     '}',
   ].join('\n');
@@ -556,7 +613,15 @@ export interface GpuScanOptions {
    * '3d'; 'chunk' and 'quad' apply to device inputs, host inputs use '3d') and whether B rows are loaded ahead
    * (benchmarks compare them)
    */
-  replay?: { layout?: ReplayLayout; hoistB?: boolean };
+  replay?: {
+    layout?: ReplayLayout; hoistB?: boolean;
+    /**
+     * layout 'chunk' on device inputs: the level-0 leaf as four states per thread ('quad') or a whole
+     * chunk per thread ('chunk', storeAt; default); `fuseDelta` (with leaf 'chunk', not with `save`;
+     * default true): the leaf and the output kernel compute δ = softplus(raw + bias) themselves, no δ kernel
+     */
+    leaf?: 'quad' | 'chunk'; fuseDelta?: boolean;
+  };
 }
 
 export interface GpuScanRunOptions {
@@ -690,6 +755,12 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   const replaySource = scheme === 'tree' ? treeReplayKernelSource(N, quad ? '3d' : replayLayout, opts.replay?.hoistB ?? false) : '';
   const quadSource = quad && !chunkOut ? treeReplayQuadKernelSource(N) : '';
   const chunkSource = chunkOut ? treeReplayChunkKernelSource(N) : '';
+  // the leaf as whole-chunk threads, δ fused into it and the output: at 2^20 on the H100 the leaf 3.47 →
+  // 2.75 ms at chunk 8 and 2.62 → 1.90 at 32; δ fused (no δ kernel, 1.25 ms; the output +0.4) took chunk 64
+  // from 7.41 to 6.29 ms (docs/decisions/selective-scan.md)
+  const leafChunk = chunkOut && (opts.replay?.leaf ?? 'chunk') === 'chunk';
+  const fuseDelta = leafChunk && (opts.replay?.fuseDelta ?? true);
+  const chunkRawSource = fuseDelta ? treeReplayChunkKernelSource(N, true) : '';
 
   type Seg = { u: GpuTensor; raw: GpuTensor; z: GpuTensor; BC: GpuTensor; A: GpuTensor; D: GpuTensor; bias: GpuTensor; h0: GpuTensor };
   const noProfile = async () => {};
@@ -705,12 +776,22 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     // saved tensors get fresh buffers (immutable); otherwise each kernel reuses its own
     const kept = save ? { pipeline: true, immutable: true } : pipe;
     const fns = { ...pipe, functions: integerHelpers };
-    const kd = kernel('delta', deltaKernel, [ED, LS], base, kinds(s.raw, s.bias), kept);
-    const delta = await kd(s.raw, s.bias); // (LS, ED)
-    await profile('delta');
+    // δ fused into the leaf and the output (not when the backward takes δ from `save`)
+    const fused = fuseDelta && keep && !save;
+    let delta: unknown = null;
+    if (!fused) {
+      const kd = kernel('delta', deltaKernel, [ED, LS], base, kinds(s.raw, s.bias), kept);
+      delta = await kd(s.raw, s.bias); // (LS, ED)
+      await profile('delta');
+    }
     const sums: unknown[] = [];
     const NL = leafSlots(N, quad), n1 = (l: number) => (l === 0 ? NL : N + 1); // slots per node of level l
-    if (NL === N + 4) {
+    if (leafChunk && keep) {
+      // a whole chunk per thread, stored into the same (NC, NL, ED) layout (storeAt)
+      const kl = kernel(fused ? 'leafcr' : 'leafc', treeLeafChunkKernelSource(N, NL, LS % T === 0, fused), [ED, NC], { ...base, ...scatterFloats(NC * NL * ED) },
+        fused ? kinds(s.raw, s.u, s.A, s.BC, s.bias) : kinds(s.u, s.A, s.BC), { ...kept, functions: scatterHelpers });
+      sums.push(scatterView(await (fused ? kl(s.raw, s.u, s.A, s.BC, s.bias) : kl(delta, s.u, s.A, s.BC)) as GpuHandle, NC * NL * ED)); // (NC, NL, ED)
+    } else if (NL === N + 4) {
       const kl = kernel('leafq', treeLeafQuadKernel, [ED, N / 4 + 1, NC], { ...base, ...laneStrides(1, 4 * ED, NL * ED, ED) }, kinds(s.u, s.A, s.BC), { ...kept, returnType: 'Array(4)' });
       sums.push(laneView(await kl(delta, s.u, s.A, s.BC) as GpuHandle, NC * NL * ED)); // (NC, N+4, ED)
     } else {
@@ -745,8 +826,9 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     let out: unknown;
     if (chunkOut && keep) {
       // T outputs per thread, stored into (NC·T, ED) rows through storeAt (scatter-stores.ts)
-      const kc = kernel('outc', chunkSource, [ED, NC], { ...base, ...scatterFloats(NC * T * ED) }, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, functions: scatterHelpers });
-      out = scatterView(await kc(delta, s.u, s.A, s.BC, s.D, s.z, starts) as GpuHandle, NC * T * ED); // (NC·T, ED)
+      const kc = kernel(fused ? 'outcr' : 'outc', fused ? chunkRawSource : chunkSource, [ED, NC], { ...base, ...scatterFloats(NC * T * ED) },
+        fused ? kinds(s.raw, s.u, s.A, s.BC, s.D, s.z, s.bias) : kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, functions: scatterHelpers });
+      out = scatterView(await (fused ? kc(s.raw, s.u, s.A, s.BC, s.D, s.z, starts, s.bias) : kc(delta, s.u, s.A, s.BC, s.D, s.z, starts)) as GpuHandle, NC * T * ED); // (NC·T, ED)
       await profile('out');
     } else if (quad && keep) {
       // four outputs per thread, stored straight into (NC·T, ED) rows: thread (d, q, c) writes rows

@@ -86,6 +86,15 @@ for (const [LW, G, ED, N] of cases) {
     e2.dA = maxRelErr(await readFlat(g2.dA as any), want.dA);
     t.log(`with the forward's saved tree: ${Object.entries(e2).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
     for (const [k, v] of Object.entries(e2)) t.true(v < TOLERANCE.backward, `saved ${k}: ${v}`);
+    // the leaf with four states per thread (fwd: whole chunks, δ fused), also saved for the backward
+    const fc = createSelectiveScanKernels(gpu, { ED, N, replay: { leaf: 'quad' } });
+    const e3: Record<string, number> = { out: maxRelErr(await readFlat((await fc.run(args)).out as any), want.out) };
+    const f3 = await fc.run(args, { save: true });
+    e3['saved out'] = maxRelErr(await readFlat(f3.out as any), want.out);
+    const g3 = await bwd.runDevice(args, await upload(f32(dOut)), zeros, { saved: f3.saved });
+    for (const k of ['dU', 'dDeltaRaw', 'dZ', 'dB', 'dC', 'dA'] as const) e3[k] = maxRelErr(await readFlat(g3[k] as any), want[k]);
+    t.log(`quad leaf: ${Object.entries(e3).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+    for (const [k, v] of Object.entries(e3)) t.true(v < TOLERANCE.backward, `quad leaf ${k}: ${v}`);
     // a saved tree from a call of another shape is refused
     const other = await fwd.run({ ...args, window: undefined }, { save: true });
     if (L / 8 > 1) await t.throwsAsync(() => bwd.runDevice({ ...args, L: L - 8 }, zeros, zeros, { saved: other.saved }), { instanceOf: RangeError });

@@ -187,7 +187,7 @@ for (const [L, ED, N, chunk] of [[1, 5, 16, 64], [3, 33, 1, 2], [257, 5, 16, 16]
   });
 }
 
-(probe.ok ? test : test.skip)('webgpu: device-handle inputs stay on the device and return handles (replay 3d; quad at chunk 4, 8, 12; whole chunks at 8, 16; partial last chunk)', async (t) => {
+(probe.ok ? test : test.skip)('webgpu: device-handle inputs stay on the device and return handles (replay 3d; quad at chunk 4, 8, 12; whole chunks at 8, 16, 32 with the leaf per chunk and δ fused; partial last chunk)', async (t) => {
   const gpu = await getGpu('webgpu');
   const a = randomArgs(21, 203, 9, 16, true);
   const a32 = toF32(a);
@@ -209,6 +209,9 @@ for (const [L, ED, N, chunk] of [[1, 5, 16, 64], [3, 33, 1, 2], [257, 5, 16, 16]
     ['3d', { ED: a.ED, N: a.N, replay: { layout: '3d' } }], ['quad 8', { ED: a.ED, N: a.N, replay: { layout: 'quad' } }],
     ['quad 4', { ED: a.ED, N: a.N, chunk: 4, replay: { layout: 'quad' } }], ['quad 12', { ED: a.ED, N: a.N, chunk: 12, replay: { layout: 'quad' } }],
     ['chunk 8', { ED: a.ED, N: a.N, replay: { layout: 'chunk' } }], ['chunk 16', { ED: a.ED, N: a.N, chunk: 16, replay: { layout: 'chunk' } }],
+    // the leaf as four states per thread, or whole-chunk threads (default) reading δ from its kernel or computing it (default)
+    ['chunk 8, quad leaf', { ED: a.ED, N: a.N, replay: { leaf: 'quad' } }], ['chunk 8, chunk leaf, δ kernel', { ED: a.ED, N: a.N, replay: { leaf: 'chunk', fuseDelta: false } }],
+    ['chunk 32 (chunk leaf, δ fused)', { ED: a.ED, N: a.N, chunk: 32 }],
   ];
   for (const [name, o] of variants) {
     const r = await createSelectiveScanKernels(gpu, o).run(args);
