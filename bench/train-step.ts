@@ -5,7 +5,7 @@
 //
 // Run: npx tsc -p tsconfig.json && node dist/bench/train-step.js [--L 4096] [--B 2] [--repeats 3]
 //        [--threads 2] [--ts]   (--ts: the TypeScript kernels)        (prints JSON on stdout)
-//        [--device webgpu [--chunk T] [--split TS] [--profile] [--no-pool] [--no-batch] [--no-share] [--no-overlap] [--drain N] [--dsplit D] [--tile 1|rows4|2x2] [--dawn 'enable-dawn-features=…'] [--wg 8x8,64] [--pass-times]]  (--profile: per-kernel wall ms of the
+//        [--device webgpu [--chunk T] [--split TS] [--profile] [--no-pool] [--no-batch] [--no-share] [--no-overlap] [--host-legacy] [--drain N] [--dsplit D] [--tile 1|rows4|2x2] [--dawn 'enable-dawn-features=…'] [--wg 8x8,64] [--pass-times]]  (--profile: per-kernel wall ms of the
 //        last repeat, each kernel waited for — slower than the timed runs, which are not profiled)
 // GPU memory is not visible from WebGPU: bench/h100-run.sh samples nvidia-smi beside this script.
 import { makeConfig } from '../src/model/config.js';
@@ -32,7 +32,7 @@ const wg = argv.includes('--wg') ? opt('wg', '32x8,256').split(/[x,]/).map(Numbe
 if (wg) setWorkgroupSizes({ wide: [wg[0], wg[1]], flat: wg[2] });
 if (argv.includes('--dawn')) setDawnFlags([opt('dawn', '')]); // dawn.node options, e.g. enable-dawn-features=disable_robustness
 const device = opt('device', 'cpu');
-const gpuOpts = { ...(argv.includes('--no-pool') ? { bufferPool: false } : {}), ...(argv.includes('--no-batch') ? { batchSubmits: false } : {}), ...(argv.includes('--no-share') ? { shareScanTree: false } : {}), ...(argv.includes('--no-overlap') ? { overlapDrains: false } : {}), ...(argv.includes('--drain') ? { drainEvery: Number(opt('drain', '256')) } : {}), ...(argv.includes('--dsplit') ? { scanDSplit: Number(opt('dsplit', '1')) } : {}), ...(argv.includes('--tile') ? { linearTile: opt('tile', '2x2') as '1' | 'rows4' | '2x2' } : {}), ...(argv.includes('--chunk') ? { chunk: Number(opt('chunk', '0')) } : {}), ...(argv.includes('--split') ? { split: Number(opt('split', '0')) } : {}) };
+const gpuOpts = { ...(argv.includes('--no-pool') ? { bufferPool: false } : {}), ...(argv.includes('--no-batch') ? { batchSubmits: false } : {}), ...(argv.includes('--no-share') ? { shareScanTree: false } : {}), ...(argv.includes('--no-overlap') ? { overlapDrains: false } : {}), ...(argv.includes('--host-legacy') ? { hostLegacy: true } : {}), ...(argv.includes('--drain') ? { drainEvery: Number(opt('drain', '256')) } : {}), ...(argv.includes('--dsplit') ? { scanDSplit: Number(opt('dsplit', '1')) } : {}), ...(argv.includes('--tile') ? { linearTile: opt('tile', '2x2') as '1' | 'rows4' | '2x2' } : {}), ...(argv.includes('--chunk') ? { chunk: Number(opt('chunk', '0')) } : {}), ...(argv.includes('--split') ? { split: Number(opt('split', '0')) } : {}) };
 // --pass-times: one more step with every kernel's GPU time from timestamp queries (no waits between
 // kernels; src/backend/gpujs/pass-timer.ts), summed per op and per kernel function
 const passTimer = device === 'webgpu' && argv.includes('--pass-times') ? (await deviceBench('train-step', true), await webgpuPassTimer()) : undefined;

@@ -115,6 +115,12 @@ export interface GpuGradOptions {
   sharePasses?: boolean;
   /** benchmarks: a per-kernel GPU timer (src/backend/gpujs/pass-timer.ts) whose scope is set to each op's name */
   passTimer?: { scope: string };
+  /**
+   * benchmarks, the host side of a kernel call as it was: the pool hands out the buffer freed last
+   * (buffer-pool.ts `lastFreedFirst`), and every params write goes to the queue (submit-batcher.ts
+   * `dedupeWrites` off). Set on the device's pool and batcher when this engine installs them.
+   */
+  hostLegacy?: boolean;
 }
 
 /** A GradientFn on the GPU, with the device resources it holds. */
@@ -139,7 +145,7 @@ class Dev {
   private readonly gate: QueueGate;
   constructor(readonly gpu: GpuJsLike, drainEvery: number, readonly profile?: Record<string, number>, private readonly usePool = true,
     private readonly batchSubmits = true, overlapDrains = true, private readonly passTimer?: { scope: string },
-    private readonly sharePasses = true) {
+    private readonly sharePasses = true, private readonly hostLegacy = false) {
     this.gate = new QueueGate(drainEvery, overlapDrains);
   }
 
@@ -176,8 +182,10 @@ class Dev {
       this.device = (h.context?.device ?? null) as Dev['device'];
       if (this.device && this.usePool) {
         this.pool = installBufferPool(this.device as unknown as Parameters<typeof installBufferPool>[0]);
+        if (this.hostLegacy) this.pool.lastFreedFirst = true;
         this.bindGroups = installBindGroupCache(this.device as unknown as Parameters<typeof installBindGroupCache>[0]);
         if (this.batchSubmits) this.batcher = installSubmitBatcher(this.device as unknown as Parameters<typeof installSubmitBatcher>[0]);
+        if (this.batcher && this.hostLegacy) this.batcher.dedupeWrites = false;
       }
     }
     await this.submitted(1);
@@ -257,7 +265,7 @@ export async function makeGradientsGpu(options: GpuGradOptions = {}): Promise<Gp
   if (!report.ok) throw new DeviceError(`WebGPU unavailable: ${report.reason}; train with --device cpu`);
   const maxBinding: number = report.limits!.maxStorageBufferBindingSize;
   const gpu = await getGpu('webgpu');
-  const dev = new Dev(gpu, options.drainEvery ?? 256, options.profile, options.bufferPool ?? true, options.batchSubmits ?? true, options.overlapDrains ?? true, options.passTimer, options.sharePasses ?? true);
+  const dev = new Dev(gpu, options.drainEvery ?? 256, options.profile, options.bufferPool ?? true, options.batchSubmits ?? true, options.overlapDrains ?? true, options.passTimer, options.sharePasses ?? true, options.hostLegacy ?? false);
   const TS = options.split ?? 256;
   if (!(Number.isInteger(TS) && TS >= 1)) throw new RangeError(`gradientsGpu: split = ${TS} must be a positive integer`);
   const scanT = options.scanChunk;

@@ -10,6 +10,11 @@
 //     submitted (GPUBuffer.prototype is patched once for all devices; the buffer pool's recycled
 //     buffers are never destroyed for real while in use);
 //   - and when the caller yields to the event loop (setImmediate), so nothing waits for a next call.
+// A small write (≤ 256 bytes from offset 0: gpu.js rewrites every kernel's params uniform on every call,
+// the same bytes whenever the shapes are the same) whose bytes equal what was last written to that buffer
+// is dropped: the buffer already holds them for every later command, and nothing else writes those
+// buffers (uniform and argument buffers, COPY_DST only). Without that, the second call of a kernel in a
+// batch forced a submit: on the H100, ≈ 1 writeBuffer per call and a submit per ≈ 10 calls in a step.
 // Each gpu.js call writes its buffers and then submits, so every held-back command buffer's writes
 // happened in the current batch and are tracked. With `sharePasses` the held-back calls are not
 // command buffers of their own but dispatches recorded into one shared encoder and pass (see
@@ -31,6 +36,10 @@ export interface SubmitBatcher {
   readonly commandBuffers: number;
   /** real queue.submit calls made */
   readonly submits: number;
+  /** small writes dropped because the buffer already held those bytes */
+  readonly skippedWrites: number;
+  /** drop small writes of the bytes a buffer already holds (default true; false for benchmarks) */
+  dedupeWrites: boolean;
   /** submits what is held back now */
   flush(): void;
 }
@@ -165,7 +174,21 @@ export function installSubmitBatcher(device: { queue: Queue; createCommandEncode
       });
     }
   };
+  const lastSmall = new WeakMap<object, Uint8Array>();
+  let skipped = 0;
+  let dedupeWrites = true;
   queue.writeBuffer = (buffer: object, ...rest: unknown[]) => {
+    const [offset, data] = rest as [number, ArrayBufferView | ArrayBuffer];
+    if (dedupeWrites && rest.length === 2 && offset === 0 && (ArrayBuffer.isView(data) || data instanceof ArrayBuffer) && data.byteLength <= 256) {
+      // gpu.js writes its params as an ArrayBuffer, arguments as Float32Arrays
+      const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+      const prev = lastSmall.get(buffer);
+      if (prev && prev.length === bytes.length && prev.every((v, i) => v === bytes[i])) {
+        skipped++;
+        return;
+      }
+      lastSmall.set(buffer, bytes.slice());
+    } else lastSmall.delete(buffer);
     if (written.has(buffer)) flush();
     written.add(buffer);
     sinceSubmit.add(buffer);
@@ -182,6 +205,9 @@ export function installSubmitBatcher(device: { queue: Queue; createCommandEncode
     set sharePasses(v: boolean) { sharePasses = v; },
     get commandBuffers() { return commandBuffers; },
     get submits() { return submits; },
+    get skippedWrites() { return skipped; },
+    get dedupeWrites() { return dedupeWrites; },
+    set dedupeWrites(v: boolean) { dedupeWrites = v; },
     flush,
   };
   batchers.set(device, b);
