@@ -13,7 +13,8 @@
 // A small write (≤ 256 bytes from offset 0: gpu.js rewrites every kernel's params uniform on every call,
 // the same bytes whenever the shapes are the same) whose bytes equal what was last written to that buffer
 // is dropped: the buffer already holds them for every later command, and nothing else writes those
-// buffers (uniform and argument buffers, COPY_DST only). Without that, the second call of a kernel in a
+// buffers (uniform and argument buffers, COPY_DST only). It still counts as written for the flush rule
+// above: the held call reads those bytes, so a later write of other bytes submits it first. Without that, the second call of a kernel in a
 // batch forced a submit: on the H100, ≈ 1 writeBuffer per call and a submit per ≈ 10 calls in a step.
 // Each gpu.js call writes its buffers and then submits, so every held-back command buffer's writes
 // happened in the current batch and are tracked. With `sharePasses` the held-back calls are not
@@ -184,7 +185,11 @@ export function installSubmitBatcher(device: { queue: Queue; createCommandEncode
       const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
       const prev = lastSmall.get(buffer);
       if (prev && prev.length === bytes.length && prev.every((v, i) => v === bytes[i])) {
+        // not written, but the call being recorded reads these bytes: a later write of other bytes must
+        // first submit it, as if this write had happened
         skipped++;
+        written.add(buffer);
+        sinceSubmit.add(buffer);
         return;
       }
       lastSmall.set(buffer, bytes.slice());
