@@ -41,5 +41,10 @@ test('bind-group cache: same layout and buffers → the same bind group; anythin
   t.is(dev.createBindGroup(desc(L1, a, b)), g2);
   cache.clear();
   t.not(dev.createBindGroup(desc(L1, a, b)), g2);
+  // bindings not numbered 0, 1, … in order go by the string key: cached all the same
+  const odd = (x: object) => ({ layout: L2, entries: [{ binding: 3, resource: { buffer: x } }] });
+  const g3 = dev.createBindGroup(odd(a));
+  t.is(dev.createBindGroup(odd(a)), g3);
+  t.not(dev.createBindGroup(odd(b)), g3);
   t.is(installBindGroupCache(dev), cache, 'installed once per device');
 });
