@@ -115,7 +115,7 @@ for (let L = 2 ** lmin; L <= 2 ** lmax; L *= 2) {
       for (const h of Object.values(gr)) (h as any).delete();
     }
   };
-  const freeSaved = (sv: GpuScanSaved) => { for (const h of [sv.delta, sv.starts, ...sv.sums]) (h as any).delete(); };
+  const freeSaved = (sv: GpuScanSaved) => { for (const h of [sv.delta, sv.starts, ...sv.sums, ...(sv.y ? [sv.y] : [])]) (h as any).delete(); };
   /** the forward alone, and as the training engine runs it: saving δ and its tree for the backward */
   const forwards = (fwd: ReturnType<typeof createSelectiveScanKernels>) => ({
     forward: async () => {

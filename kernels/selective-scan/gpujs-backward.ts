@@ -393,6 +393,23 @@ export function revLeafChunkKernelSource(N: number, full: boolean): string {
 }
 
 /**
+ * dZ and dy from the forward's saved pre-gate output y (webgpu, storeAt), grid [ED, T, NC]: per (t, d)
+ * dZ = dOut·y·silu'(z) at row t, dy = dOut·silu(z) at YO + row t; y read from float YF of its buffer.
+ * Element-wise: no walk through the chunk (bwdDZYChunkKernel recomputes y with 16 exps per (t, d)).
+ */
+export const DZ_FROM_Y_SOURCE = [
+  'function bwdDZFromYKernel(y, z, dOut) {',
+  '  const zt = z[(this.thread.z * this.constants.T + this.thread.y) * this.constants.ED + this.thread.x];',
+  '  const ot = dOut[(this.thread.z * this.constants.T + this.thread.y) * this.constants.ED + this.thread.x];',
+  '  const sg = 1 / (1 + Math.exp(-zt));',
+  '  storeAt((this.thread.z * this.constants.T + this.thread.y) * this.constants.ED + this.thread.x,',
+  '    ot * y[this.constants.YF + (this.thread.z * this.constants.T + this.thread.y) * this.constants.ED + this.thread.x] * sg * (1 + zt * (1 - sg)));',
+  '  storeAt(this.constants.YO + (this.thread.z * this.constants.T + this.thread.y) * this.constants.ED + this.thread.x, ot * zt * sg);',
+  '  return 0;',
+  '}',
+].join('\n');
+
+/**
  * Reverse up one level, grid [ED, N, count]: a group's carry-out from a zero carry-in, combining its
  * children right to left, s = v_i + e^{A·W_i}·s (v from the reverse level below, W = Σδ from the
  * forward tree's slot N of the same level). Layout (count, N, ED).
@@ -1477,7 +1494,9 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     let YO = 0;
     if (dyFromDZ) {
       const rows = NC * T * ED;
-      dZ = scatterView(await call('dZYc', qs!.dZYc, [ED, NC], { ...base, YO: rows, ...scatterFloats(2 * rows) }, [delta, a.u, PD, a.BC, a.z, a.dOut, S], { functions: scatterHelpers }, keep) as GpuHandle, rows);
+      dZ = scatterView(await (sv?.y
+        ? call('dZy', DZ_FROM_Y_SOURCE, [ED, T, NC], { ...base, YO: rows, YF: sv.yOffset ?? 0, ...scatterFloats(2 * rows) }, [sv.y, a.z, a.dOut], { functions: scatterHelpers }, keep)
+        : call('dZYc', qs!.dZYc, [ED, NC], { ...base, YO: rows, ...scatterFloats(2 * rows) }, [delta, a.u, PD, a.BC, a.z, a.dOut, S], { functions: scatterHelpers }, keep)) as GpuHandle, rows);
       dy = flatView(dZ as GpuHandle, 2 * rows); // a second reference, deleted once dD is summed
       YO = rows;
       await profile('dZ');

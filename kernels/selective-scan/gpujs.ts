@@ -39,7 +39,7 @@
 // streamed in segments that carry the state. Device-handle inputs must fit one segment and return
 // handles (immutable: the caller deletes them): out (L, ED) row-padded to ⌈L/chunk⌉·chunk rows (read
 // the first L rows; exactly L·ED with replay layout '1d'), hL (ED, N).
-import { type GpuHandle, type GpuJsLike, kernelSettings, laneStrides, laneView, scatterFloats, scatterHelpers, scatterView } from '../gpujs-types.js';
+import { flatView, type GpuHandle, type GpuJsLike, kernelSettings, laneStrides, laneView, scatterFloats, scatterHelpers, scatterView } from '../gpujs-types.js';
 import { idiv, ifix, iint, integerHelpers } from '../gpujs-int.js';
 
 type Thread3 = { thread: { x: number; y: number; z: number } };
@@ -485,7 +485,7 @@ export function treeReplayQuadKernelSource(N: number): string {
  * walks (T/4 + 1)/2 per token (1.5 at T = 8), and δ, u, B, C, z loaded once per token. Rows past LS
  * (a partial last chunk) read past the inputs (robust access) into padding rows of the (NC·T, ED) result.
  */
-export function treeReplayChunkKernelSource(N: number, fromRaw = false): string {
+export function treeReplayChunkKernelSource(N: number, fromRaw = false, saveY = false): string {
   if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan: chunk replay generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
   const c = 'this.constants';
   const row = `(this.thread.y * ${c}.T + k)`;
@@ -506,6 +506,7 @@ export function treeReplayChunkKernelSource(N: number, fromRaw = false): string 
     ...ns.map((n) => `    y += BC[${row} * ${c}.BCS + ${c}.CO + ${n}] * h${n};`),
     `    const zt = z[${row} * ${c}.ED + ${d}];`,
     `    storeAt(${row} * ${c}.ED + ${d}, (y * zt) / (1 + Math.exp(-zt)));`,
+    ...(saveY ? [`    storeAt(${c}.YOFF + ${row} * ${c}.ED + ${d}, y);`] : []), // the pre-gate output, for the backward's dZ
     '  }',
     '  return 0;',
     '}',
@@ -648,6 +649,12 @@ export interface GpuScanSaved {
   NL: number;
   /** (NC, N, ED) state entering each chunk */
   starts: GpuTensor;
+  /**
+   * where the output kernel is the whole-chunk one: the (NC·T, ED) scan output before the gate, y = C·h + D·u,
+   * from float `yOffset` of this buffer (its rows follow the gated output's); the backward's dZ then needs no walk
+   */
+  y?: GpuTensor;
+  yOffset?: number;
 }
 
 export interface GpuScanResult {
@@ -761,6 +768,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   const leafChunk = chunkOut && (opts.replay?.leaf ?? 'chunk') === 'chunk';
   const fuseDelta = leafChunk && (opts.replay?.fuseDelta ?? true);
   const chunkRawSource = fuseDelta ? treeReplayChunkKernelSource(N, true) : '';
+  const chunkSaveSource = chunkOut ? treeReplayChunkKernelSource(N, false, true) : '';
 
   type Seg = { u: GpuTensor; raw: GpuTensor; z: GpuTensor; BC: GpuTensor; A: GpuTensor; D: GpuTensor; bias: GpuTensor; h0: GpuTensor };
   const noProfile = async () => {};
@@ -824,7 +832,15 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
       await profile('down');
     }
     let out: unknown;
-    if (chunkOut && keep) {
+    let savedY: unknown = null;
+    if (chunkOut && keep && save) {
+      // the gated output's rows, then y before the gate (the backward's dZ reads it instead of walking the chunk)
+      const rows = NC * T * ED;
+      const kc = kernel('outcs', chunkSaveSource, [ED, NC], { ...base, YOFF: rows, ...scatterFloats(2 * rows) }, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, functions: scatterHelpers });
+      out = scatterView(await kc(delta, s.u, s.A, s.BC, s.D, s.z, starts) as GpuHandle, rows); // (NC·T, ED)
+      savedY = flatView(out as GpuHandle, 2 * rows); // a second reference to the buffer, the caller's with the saved tree
+      await profile('out');
+    } else if (chunkOut && keep) {
       // T outputs per thread, stored into (NC·T, ED) rows through storeAt (scatter-stores.ts)
       const kc = kernel(fused ? 'outcr' : 'outc', fused ? chunkRawSource : chunkSource, [ED, NC], { ...base, ...scatterFloats(NC * T * ED) },
         fused ? kinds(s.raw, s.u, s.A, s.BC, s.D, s.z, s.bias) : kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, functions: scatterHelpers });
@@ -846,7 +862,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const hL = await kf(topStarts); // (ED, N)
     await profile('final');
     if (!save) return { out, hL };
-    return { out, hL, saved: { T, NC, WC, NL, delta, sums, starts } as GpuScanSaved };
+    return { out, hL, saved: { T, NC, WC, NL, delta, sums, starts, ...(savedY ? { y: savedY, yOffset: NC * T * ED } : {}) } as GpuScanSaved };
   }
 
   /** One segment, hillis-steele scheme: all inputs for tokens [0, LS) of it, h0 given. */

@@ -245,7 +245,7 @@ interface Acts {
 function freeActs(a: Acts): void {
   const { scan, ...hs } = a;
   free(...Object.values(hs));
-  if (scan) free(scan.delta as H, scan.starts as H, ...(scan.sums as H[]));
+  if (scan) free(scan.delta as H, scan.starts as H, ...(scan.sums as H[]), scan.y as H | undefined);
 }
 
 /**
