@@ -9,8 +9,8 @@
 // one freed last: then which buffer a call gets depends only on which are free, not on the order earlier
 // steps freed them, so a training step binds the same buffers as the step before and the bind-group
 // cache (bind-group-cache.ts) hits. (With last-freed-first, the order of a free list is permuted by every
-// step, and on the 2-core machine half of a step's bind groups were new ones.) Not for buffers anyone maps (gpu.js reads back through separate staging
-// buffers) and not shared with other devices. Relies on gpu.js internals (kernel.js
+// step, and on the 2-core machine half of a step's bind groups were new ones.) Not for buffers anyone maps
+// (gpu.js reads back through separate staging buffers) and not shared with other devices. Relies on gpu.js internals (kernel.js
 // _ensureOutputBuffer, buffer-result.js delete), checked against gpu.js 2.24.1.
 const USAGE_STORAGE = 0x80;
 const USAGE_COPY_SRC = 0x04;
@@ -65,19 +65,17 @@ export function installBufferPool(device: { createBuffer(desc: { size: number; u
       buf.__pooled = true;
       let list = free.get(buf.size);
       if (!list) free.set(buf.size, (list = []));
-      if (lastFreedFirst) {
-        list.push(buf);
-        freeBytes += buf.size;
-        return;
+      if (lastFreedFirst) list.push(buf);
+      else {
+        // sorted by descending serial, so that pop() takes the first created
+        let lo = 0, hi = list.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (list[mid].__serial! > buf.__serial!) lo = mid + 1;
+          else hi = mid;
+        }
+        list.splice(lo, 0, buf);
       }
-      // sorted by descending serial, so that pop() takes the first created
-      let lo = 0, hi = list.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (list[mid].__serial! > buf.__serial!) lo = mid + 1;
-        else hi = mid;
-      }
-      list.splice(lo, 0, buf);
       freeBytes += buf.size;
     };
     return buf;
