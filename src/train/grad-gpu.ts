@@ -33,7 +33,8 @@
 // every layer's activations ≈ T·(2D + 6ED + R + 2N)·4 B (7.4 KB per token per layer), plus one layer's
 // backward temporaries (the scan backward's chunk-start and adjoint trees, ≈ 2·T/8·(N+1)·ED·4 B, and a
 // few (T, ED) tensors), plus each layer's scan tree saved by pass 2's forward for its backward
-// (≈ 2·T/8·(N+1)·ED·4 B + T·ED·4 B); chunk-start states are tiny. T = 32,768 by default: 6.0 GiB peak on the H100.
+// (≈ 2·T/8·(N+1)·ED·4 B + T·ED·4 B for δ, + T·ED·4 B for y before the gate); chunk-start states are tiny.
+// T = 32,768 by default: 6.5 GiB peak on the H100.
 import { kernelSettings, laneStrides, laneView, scatterFloats, scatterHelpers, scatterView, type GpuHandle, type GpuJsLike } from '../../kernels/gpujs-types.js';
 import {
   linearBwdWSplit, linearBwdWSplit22Full, linearBwdX, linearFwdT, linearFwdT22, linearFwdTRows4, registerTile, tileGemmSource, type TileGemmConstants,
