@@ -1383,6 +1383,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
   for (const [name, w] of [['sumsInner', sumsInner], ['sumsInnerB', sumsInnerB]] as const) {
     if (!(Number.isInteger(w) && w >= 1 && DDs % w === 0)) throw new RangeError(`selective scan backward: ${name} = ${w} must divide the ${DDs} channels of a d block (ED ${ED} / dSplit ${DS})`);
   }
+  const revLeafSrc = new Map<boolean, string>(); // revLeafChunkKernelSource per full chunks, generated once
   const quadSrc = new Map<boolean, ReturnType<typeof bwdQuadSources>>();
   const quadSources = (full: boolean) => {
     let s = quadSrc.get(full);
@@ -1505,7 +1506,8 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     // reverse tree: P = carry entering each sub-chunk from the right; slot NT of its top = dh0
     const rs: unknown[] = [];
     if (scatter && (opts.tune?.revLeafChunk ?? true)) {
-      const fn = revLeafChunkKernelSource(N, L % T === 0);
+      let fn = revLeafSrc.get(L % T === 0);
+      if (fn === undefined) revLeafSrc.set(L % T === 0, (fn = revLeafChunkKernelSource(N, L % T === 0)));
       rs.push(scatterView(await call('rleafc', fn, [ED, NC], { ...yb, ...scatterFloats(NC * N * ED) }, [delta, dy, a.A, a.BC], { functions: scatterHelpers }) as GpuHandle, NC * N * ED)); // (NC, N, ED)
     } else if (quad && N % 4 === 0) {
       rs.push(await lanes('rleafq', revLeafQuadKernel, [ED, N / 4, NC], yb, [1, 4 * ED, N * ED, ED], [delta, dy, a.A, a.BC], NC * N * ED)); // (NC, N, ED)

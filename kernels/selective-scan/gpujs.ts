@@ -769,6 +769,14 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   const fuseDelta = leafChunk && (opts.replay?.fuseDelta ?? true);
   const chunkRawSource = fuseDelta ? treeReplayChunkKernelSource(N, true) : '';
   const chunkSaveSource = chunkOut ? treeReplayChunkKernelSource(N, false, true) : '';
+  // the whole-chunk leaf's source per (full chunks, δ fused): generated once, not on every segment call
+  const leafChunkSources = new Map<string, string>();
+  const leafChunkSource = (NL: number, full: boolean, fused: boolean) => {
+    const key = `${NL}|${full}|${fused}`;
+    let src = leafChunkSources.get(key);
+    if (src === undefined) leafChunkSources.set(key, (src = treeLeafChunkKernelSource(N, NL, full, fused)));
+    return src;
+  };
 
   type Seg = { u: GpuTensor; raw: GpuTensor; z: GpuTensor; BC: GpuTensor; A: GpuTensor; D: GpuTensor; bias: GpuTensor; h0: GpuTensor };
   const noProfile = async () => {};
@@ -796,7 +804,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const NL = leafSlots(N, quad), n1 = (l: number) => (l === 0 ? NL : N + 1); // slots per node of level l
     if (leafChunk && keep) {
       // a whole chunk per thread, stored into the same (NC, NL, ED) layout (storeAt)
-      const kl = kernel(fused ? 'leafcr' : 'leafc', treeLeafChunkKernelSource(N, NL, LS % T === 0, fused), [ED, NC], { ...base, ...scatterFloats(NC * NL * ED) },
+      const kl = kernel(fused ? 'leafcr' : 'leafc', leafChunkSource(NL, LS % T === 0, fused), [ED, NC], { ...base, ...scatterFloats(NC * NL * ED) },
         fused ? kinds(s.raw, s.u, s.A, s.BC, s.bias) : kinds(s.u, s.A, s.BC), { ...kept, functions: scatterHelpers });
       sums.push(scatterView(await (fused ? kl(s.raw, s.u, s.A, s.BC, s.bias) : kl(delta, s.u, s.A, s.BC)) as GpuHandle, NC * NL * ED)); // (NC, NL, ED)
     } else if (NL === N + 4) {

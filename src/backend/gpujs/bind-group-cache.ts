@@ -45,6 +45,11 @@ export function installBindGroupCache(device: { createBindGroup(desc: Desc): unk
   interface Node { next: Map<object, Node>; group?: unknown }
   let tree = new Map<object, Node>();
   let size = 0; // entries in groups and tree together
+  const reset = () => {
+    groups = new Map();
+    tree = new Map();
+    size = 0;
+  };
   let hits = 0;
   let misses = 0;
   const plain = (entries: Entry[]) => {
@@ -75,9 +80,7 @@ export function installBindGroupCache(device: { createBindGroup(desc: Desc): unk
       }
       misses++;
       if (size >= maxEntries) {
-        groups = new Map();
-        tree = new Map();
-        size = 0;
+        reset();
         node = walk();
       }
       size++;
@@ -95,11 +98,7 @@ export function installBindGroupCache(device: { createBindGroup(desc: Desc): unk
       return hit;
     }
     misses++;
-    if (size >= maxEntries) {
-      groups = new Map();
-      tree = new Map();
-      size = 0;
-    }
+    if (size >= maxEntries) reset();
     size++;
     const g = create(desc);
     groups.set(key, g);
@@ -108,11 +107,7 @@ export function installBindGroupCache(device: { createBindGroup(desc: Desc): unk
   const cache: BindGroupCache = {
     get hits() { return hits; },
     get misses() { return misses; },
-    clear() {
-      groups = new Map();
-      tree = new Map();
-      size = 0;
-    },
+    clear: reset,
   };
   caches.set(device, cache);
   return cache;
