@@ -105,6 +105,19 @@ export function storeAt(i: number, v: number): number {
 export const scatterHelpers = [{ source: storeAt, settings: { argumentTypes: { i: 'Integer', v: 'Number' }, returnType: 'Number' } }];
 
 /**
+ * Inside a kernel: the four floats BC[4i … 4i+3] of the kernel's array argument named `BC`, as one 16-byte
+ * load (i an Integer expression counting quads). Needs `functions: quadLoadHelpers`; src/backend/gpujs/
+ * quad-loads.ts patches gpu.js's WGSL for it (the binding becomes `array<vec4<f32>>`, scalar reads of BC
+ * still work). webgpu only: a kernel built without the patch throws when gpu.js assembles it.
+ */
+export function loadBC4(i: number): number[] {
+  return [i, i, i, i];
+}
+
+/** gpu.js `functions` setting that makes loadBC4 callable from a kernel (add scatterHelpers' entry for both). */
+export const quadLoadHelpers = [{ source: loadBC4, settings: { argumentTypes: { i: 'Integer' }, returnType: 'Array(4)' } }];
+
+/**
  * Constants that make a kernel's output buffer hold `count` floats written through storeAt; the kernel's
  * own return value is then discarded. Read the result through scatterView.
  */

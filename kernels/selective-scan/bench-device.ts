@@ -107,12 +107,14 @@ const rows: Row[] = [];
 const profiles: Array<{ config: string; scheme: string; chunk: number; L: number; wall: boolean; stages: Record<string, number>; launches: number }> = [];
 const checks: Array<Record<string, unknown>> = [];
 
-// scheme:chunk[:layout[-hoist][+leaf][+fuse]] — e.g. tree:8:1d-hoist, tree:32:chunk+leaf+fuse (leaf: the
-// whole-chunk leaf; fuse: δ computed in the leaf and the output kernel)
+// scheme:chunk[:layout[-hoist][+leaf][+fuse][+q1][+nopf]] — e.g. tree:8:1d-hoist, tree:32:chunk+leaf+fuse (leaf: the
+// whole-chunk leaf; fuse: δ computed in the leaf and the output kernel; q1: B and C loaded one float at a
+// time instead of as 16-byte quads; nopf: the next token's inputs not loaded ahead)
 function replayOf(lay: string | undefined): GpuScanOptions['replay'] {
   if (!lay) return undefined;
   const [l, ...flags] = lay.split('+');
-  return { layout: l.split('-')[0] as ReplayLayout, hoistB: l.endsWith('-hoist'), ...(flags.includes('leaf') ? { leaf: 'chunk' as const } : {}), ...(flags.includes('fuse') ? { fuseDelta: true } : {}) };
+  return { layout: l.split('-')[0] as ReplayLayout, hoistB: l.endsWith('-hoist'), ...(flags.includes('leaf') ? { leaf: 'chunk' as const } : {}), ...(flags.includes('fuse') ? { fuseDelta: true } : {}),
+    ...(flags.includes('q1') ? { quadLoads: false } : {}), ...(flags.includes('nopf') ? { prefetch: false } : {}) };
 }
 const configs: string[] = argv.includes('--configs') ? opt('configs', '').split(',')
   : schemes.flatMap((s) => (s === 'hillis-steele' ? [`${s}:${hsChunk}`] : chunks.map((c) => `${s}:${c}`)));

@@ -39,7 +39,7 @@
 // streamed in segments that carry the state. Device-handle inputs must fit one segment and return
 // handles (immutable: the caller deletes them): out (L, ED) row-padded to ⌈L/chunk⌉·chunk rows (read
 // the first L rows; exactly L·ED with replay layout '1d'), hL (ED, N).
-import { flatView, type GpuHandle, type GpuJsLike, kernelSettings, laneStrides, laneView, scatterFloats, scatterHelpers, scatterView } from '../gpujs-types.js';
+import { flatView, type GpuHandle, type GpuJsLike, kernelSettings, laneStrides, laneView, quadLoadHelpers, scatterFloats, scatterHelpers, scatterView } from '../gpujs-types.js';
 import { idiv, ifix, iint, integerHelpers } from '../gpujs-int.js';
 
 type Thread3 = { thread: { x: number; y: number; z: number } };
@@ -478,6 +478,55 @@ export function treeReplayQuadKernelSource(N: number): string {
 }
 
 /**
+ * Variants of the whole-chunk kernels (treeReplayChunkKernelSource, treeLeafChunkKernelSource):
+ * - fromRaw: δ = softplus(deltaRaw + bias) computed in the kernel (arguments raw … bias instead of delta);
+ * - saveY (output only): y before the gate also stored, at YOFF + row·ED + d, for the backward's dZ;
+ * - quadBC: B_t and C_t loaded as N/4 quads of 16 bytes (loadBC4; constants BCS4, BO4, CO4; N % 4 = 0)
+ *   instead of 2N single floats;
+ * - prefetch: token k+1's inputs (raw or δ, u, z, and the quads) loaded into registers while token k is
+ *   computed, so that each thread has two tokens' loads in flight instead of one.
+ * On the H100 at 2^20, chunk 64: output 3.80 → 3.60 ms with quads, → 2.69 with both; the leaf 2.03 → 1.70
+ * (docs/decisions/selective-scan.md, "Loads in flight").
+ */
+export interface ChunkWalkVariant {
+  fromRaw?: boolean; saveY?: boolean; quadBC?: boolean; prefetch?: boolean;
+}
+
+/** The per-token lines shared by the whole-chunk kernels: loads of token `row` (or ahead) and δ. */
+function walkParts(N: number, v: ChunkWalkVariant, withZ: boolean, withC: boolean) {
+  if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan: whole-chunk kernel generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
+  if (v.quadBC && N % 4 !== 0) throw new RangeError(`selective scan: 16-byte loads of B and C need N a multiple of 4, got ${N}`);
+  const c = 'this.constants';
+  const d = 'this.thread.x';
+  const at = (r: string) => `${r} * ${c}.ED + ${d}`;
+  const row = `(this.thread.y * ${c}.T + k)`;
+  const next = `(this.thread.y * ${c}.T + k + 1)`;
+  const first = `(this.thread.y * ${c}.T)`;
+  // [register, load expression of token r]: the per-channel scalars, then B's (and C's) quads
+  const loads = (r: string): string[][] => [
+    ...[v.fromRaw ? 'raw' : 'delta', 'u', ...(withZ ? ['z'] : [])].map((x) => [`${x}K`, `${x}[${at(r)}]`]),
+    ...(v.quadBC ? Array.from({ length: N / 4 }, (_, j) => [`bq${j}`, `loadBC4(${r} * ${c}.BCS4 + ${c}.BO4 + ${j})`]) : []),
+    ...(v.quadBC && withC ? Array.from({ length: N / 4 }, (_, j) => [`cq${j}`, `loadBC4(${r} * ${c}.BCS4 + ${c}.CO4 + ${j})`]) : []),
+  ];
+  const pre: string[] = [], body: string[] = [];
+  if (v.prefetch) {
+    // registers <x>N hold token k's values at the top of step k: loaded before the loop, then token k+1
+    // loaded while k is computed (the chunk's last step loads the next chunk's first row, or past the
+    // inputs where robust access clamps; never used)
+    pre.push(...loads(first).map(([x, e]) => `  let ${x}N = ${e};`));
+    body.push(...loads(row).map(([x]) => `    const ${x} = ${x}N;`), ...loads(next).map(([x, e]) => `    ${x}N = ${e};`));
+  } else {
+    body.push(...loads(row).map(([x, e]) => `    const ${x} = ${e};`));
+  }
+  body.push(...(v.fromRaw ? softplusLines('dl', 'rawK + bb', '    ') : ['    const dl = deltaK;']));
+  const B = (n: number) => (v.quadBC ? `bq${n >> 2}[${n & 3}]` : `BC[${row} * ${c}.BCS + ${c}.BO + ${n}]`);
+  const C = (n: number) => (v.quadBC ? `cq${n >> 2}[${n & 3}]` : `BC[${row} * ${c}.BCS + ${c}.CO + ${n}]`);
+  const decay = (n: number) => `Math.exp(dl * a${n})`;
+  const aLines = Array.from({ length: N }, (_, n) => `  const a${n} = A[${d} * ${c}.N + ${n}];`);
+  return { c, d, at, row, pre, body, B, C, decay, aLines, args: v.fromRaw ? 'raw' : 'delta' };
+}
+
+/**
  * gpu.js source of the 'chunk' output kernel: grid [ED, NC] (x = d, y = chunk c), one thread per
  * (chunk, channel) walking all T tokens of its chunk from the start S[c] and storing each output
  * (Σ_n C_t[n]·h_t[n] + D·u_t)·silu(z_t) at row c·T + k through storeAt (webgpu only; see
@@ -485,28 +534,24 @@ export function treeReplayQuadKernelSource(N: number): string {
  * walks (T/4 + 1)/2 per token (1.5 at T = 8), and δ, u, B, C, z loaded once per token. Rows past LS
  * (a partial last chunk) read past the inputs (robust access) into padding rows of the (NC·T, ED) result.
  */
-export function treeReplayChunkKernelSource(N: number, fromRaw = false, saveY = false): string {
-  if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan: chunk replay generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
-  const c = 'this.constants';
-  const row = `(this.thread.y * ${c}.T + k)`;
+export function treeReplayChunkKernelSource(N: number, v: ChunkWalkVariant = {}): string {
+  const p = walkParts(N, v, true, true);
   const ns = Array.from({ length: N }, (_, n) => n);
-  const d = 'this.thread.x';
   return [
-    `function treeReplayChunkKernel(${fromRaw ? 'raw' : 'delta'}, u, A, BC, D, z, S${fromRaw ? ', bias' : ''}) {`,
-    ...ns.map((n) => `  let h${n} = S[(this.thread.y * ${c}.N + ${n}) * ${c}.ED + ${d}];`),
-    ...ns.map((n) => `  const a${n} = A[${d} * ${c}.N + ${n}];`),
-    `  const dd = D[${d}];`,
-    ...(fromRaw ? [`  const bb = bias[${d}];`] : []),
-    `  for (let k = 0; k < ${c}.T; k++) {`,
-    ...(fromRaw ? softplusLines('dl', `raw[${row} * ${c}.ED + ${d}] + bb`, '    ') : [`    const dl = delta[${row} * ${c}.ED + ${d}];`]),
-    `    const ut = u[${row} * ${c}.ED + ${d}];`,
-    '    const du = dl * ut;',
-    ...ns.map((n) => `    h${n} = Math.exp(dl * a${n}) * h${n} + du * BC[${row} * ${c}.BCS + ${c}.BO + ${n}];`),
-    '    let y = dd * ut;',
-    ...ns.map((n) => `    y += BC[${row} * ${c}.BCS + ${c}.CO + ${n}] * h${n};`),
-    `    const zt = z[${row} * ${c}.ED + ${d}];`,
-    `    storeAt(${row} * ${c}.ED + ${d}, (y * zt) / (1 + Math.exp(-zt)));`,
-    ...(saveY ? [`    storeAt(${c}.YOFF + ${row} * ${c}.ED + ${d}, y);`] : []), // the pre-gate output, for the backward's dZ
+    `function treeReplayChunkKernel(${p.args}, u, A, BC, D, z, S${v.fromRaw ? ', bias' : ''}) {`,
+    ...ns.map((n) => `  let h${n} = S[(this.thread.y * ${p.c}.N + ${n}) * ${p.c}.ED + ${p.d}];`),
+    ...p.aLines,
+    `  const dd = D[${p.d}];`,
+    ...(v.fromRaw ? [`  const bb = bias[${p.d}];`] : []),
+    ...p.pre,
+    `  for (let k = 0; k < ${p.c}.T; k++) {`,
+    ...p.body,
+    '    const du = dl * uK;',
+    ...ns.map((n) => `    h${n} = ${p.decay(n)} * h${n} + du * ${p.B(n)};`),
+    '    let y = dd * uK;',
+    ...ns.map((n) => `    y += ${p.C(n)} * h${n};`),
+    `    storeAt(${p.at(p.row)}, (y * zK) / (1 + Math.exp(-zK)));`,
+    ...(v.saveY ? [`    storeAt(${p.c}.YOFF + ${p.at(p.row)}, y);`] : []), // the pre-gate output, for the backward's dZ
     '  }',
     '  return 0;',
     '}',
@@ -537,33 +582,27 @@ function softplusLines(v: string, x: string, pad: string): string[] {
  * (NL = leafSlots: slots N … NL−1 all hold Σδ, WINDOW_CUT for a window's first chunk). δ loaded once
  * per (t, d) instead of once per four states; `fromRaw`: δ = softplus(deltaRaw + bias) computed here
  * (the forward then needs no δ kernel: arguments raw, u, A, BC, bias). Tokens past LS are skipped
- * unless `full`.
+ * unless `full`. Variants: ChunkWalkVariant (saveY does not apply).
  */
-export function treeLeafChunkKernelSource(N: number, NL: number, full: boolean, fromRaw = false): string {
-  if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan: chunk leaf generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
-  const c = 'this.constants';
-  const row = `(this.thread.y * ${c}.T + k)`;
+export function treeLeafChunkKernelSource(N: number, NL: number, full: boolean, v: ChunkWalkVariant = {}): string {
+  const p = walkParts(N, v, false, false);
   const ns = Array.from({ length: N }, (_, n) => n);
-  const d = 'this.thread.x';
-  const step = [
-    ...ns.map((n) => `h${n} = Math.exp(dl * a${n}) * h${n} + du * b${n};`),
-    'w += dl;',
-  ];
+  const step = [...ns.map((n) => `h${n} = ${p.decay(n)} * h${n} + du * ${p.B(n)};`), 'w += dl;'];
   return [
-    `function treeLeafChunkKernel(${fromRaw ? 'raw' : 'delta'}, u, A, BC${fromRaw ? ', bias' : ''}) {`,
+    `function treeLeafChunkKernel(${p.args}, u, A, BC${v.fromRaw ? ', bias' : ''}) {`,
     ...ns.map((n) => `  let h${n} = 0;`),
-    ...ns.map((n) => `  const a${n} = A[${d} * ${c}.N + ${n}];`),
+    ...p.aLines,
     '  let w = 0;',
-    ...(fromRaw ? [`  const bb = bias[${d}];`] : []),
-    `  for (let k = 0; k < ${c}.T; k++) {`,
-    ...(fromRaw ? softplusLines('dl', `raw[${row} * ${c}.ED + ${d}] + bb`, '    ') : [`    const dl = delta[${row} * ${c}.ED + ${d}];`]),
-    `    const du = dl * u[${row} * ${c}.ED + ${d}];`,
-    ...ns.map((n) => `    const b${n} = BC[${row} * ${c}.BCS + ${c}.BO + ${n}];`),
-    ...(full ? step.map((l) => `    ${l}`) : [`    if (${row} < ${c}.LS) {`, ...step.map((l) => `      ${l}`), '    }']),
+    ...(v.fromRaw ? [`  const bb = bias[${p.d}];`] : []),
+    ...p.pre,
+    `  for (let k = 0; k < ${p.c}.T; k++) {`,
+    ...p.body,
+    '    const du = dl * uK;',
+    ...(full ? step.map((l) => `    ${l}`) : [`    if (${p.row} < ${p.c}.LS) {`, ...step.map((l) => `      ${l}`), '    }']),
     '  }',
-    `  if (${c}.WC > 0 && this.thread.y % ${c}.WC === 0) w = 1e30; // WINDOW_CUT`,
-    ...ns.map((n) => `  storeAt((this.thread.y * ${NL} + ${n}) * ${c}.ED + ${d}, h${n});`),
-    ...Array.from({ length: NL - N }, (_, j) => `  storeAt((this.thread.y * ${NL} + ${N + j}) * ${c}.ED + ${d}, w);`),
+    `  if (${p.c}.WC > 0 && this.thread.y % ${p.c}.WC === 0) w = 1e30; // WINDOW_CUT`,
+    ...ns.map((n) => `  storeAt((this.thread.y * ${NL} + ${n}) * ${p.c}.ED + ${p.d}, h${n});`),
+    ...Array.from({ length: NL - N }, (_, j) => `  storeAt((this.thread.y * ${NL} + ${N + j}) * ${p.c}.ED + ${p.d}, w);`),
     '  return 0;',
     '}',
   ].join('\n');
@@ -622,6 +661,12 @@ export interface GpuScanOptions {
      * default true): the leaf and the output kernel compute δ = softplus(raw + bias) themselves, no δ kernel
      */
     leaf?: 'quad' | 'chunk'; fuseDelta?: boolean;
+    /**
+     * layout 'chunk' with the whole-chunk leaf (defaults true): `quadLoads`, B_t and C_t read as quads of 16
+     * bytes (loadBC4, src/backend/gpujs/quad-loads.ts) where N and the packed layout's stride and offsets are
+     * multiples of 4; `prefetch`, the next token's inputs loaded while a token is computed (ChunkWalkVariant)
+     */
+    quadLoads?: boolean; prefetch?: boolean;
   };
 }
 
@@ -761,22 +806,23 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   if (quad && T % 4 !== 0) throw new RangeError(`selective scan: replay layout '${replayLayout}' needs a chunk that is a multiple of 4, got ${T}`);
   const replaySource = scheme === 'tree' ? treeReplayKernelSource(N, quad ? '3d' : replayLayout, opts.replay?.hoistB ?? false) : '';
   const quadSource = quad && !chunkOut ? treeReplayQuadKernelSource(N) : '';
-  const chunkSource = chunkOut ? treeReplayChunkKernelSource(N) : '';
+
   // the leaf as whole-chunk threads, δ fused into it and the output: at 2^20 on the H100 the leaf 3.47 →
   // 2.75 ms at chunk 8 and 2.62 → 1.90 at 32; δ fused (no δ kernel, 1.25 ms; the output +0.4) took chunk 64
   // from 7.41 to 6.29 ms (docs/decisions/selective-scan.md)
   const leafChunk = chunkOut && (opts.replay?.leaf ?? 'chunk') === 'chunk';
   const fuseDelta = leafChunk && (opts.replay?.fuseDelta ?? true);
-  const chunkRawSource = fuseDelta ? treeReplayChunkKernelSource(N, true) : '';
-  const chunkSaveSource = chunkOut ? treeReplayChunkKernelSource(N, false, true) : '';
-  // the whole-chunk leaf's source per (full chunks, δ fused): generated once, not on every segment call
-  const leafChunkSources = new Map<string, string>();
-  const leafChunkSource = (NL: number, full: boolean, fused: boolean) => {
-    const key = `${NL}|${full}|${fused}`;
-    let src = leafChunkSources.get(key);
-    if (src === undefined) leafChunkSources.set(key, (src = treeLeafChunkKernelSource(N, NL, full, fused)));
+  const quadLoads = leafChunk && N % 4 === 0 && (opts.replay?.quadLoads ?? true);
+  const prefetch = leafChunk && (opts.replay?.prefetch ?? true);
+  // the whole-chunk kernels' sources per variant: generated once, not on every segment call
+  const chunkSources = new Map<string, string>();
+  const memo = (key: string, make: () => string) => {
+    let src = chunkSources.get(key);
+    if (src === undefined) chunkSources.set(key, (src = make()));
     return src;
   };
+  const outChunkSource = (v: ChunkWalkVariant) => memo(`out|${JSON.stringify(v)}`, () => treeReplayChunkKernelSource(N, v));
+  const leafChunkSource = (NL: number, full: boolean, v: ChunkWalkVariant) => memo(`leaf|${NL}|${full}|${JSON.stringify(v)}`, () => treeLeafChunkKernelSource(N, NL, full, v));
 
   type Seg = { u: GpuTensor; raw: GpuTensor; z: GpuTensor; BC: GpuTensor; A: GpuTensor; D: GpuTensor; bias: GpuTensor; h0: GpuTensor };
   const noProfile = async () => {};
@@ -792,6 +838,12 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     // saved tensors get fresh buffers (immutable); otherwise each kernel reuses its own
     const kept = save ? { pipeline: true, immutable: true } : pipe;
     const fns = { ...pipe, functions: integerHelpers };
+    // B_t and C_t as 16-byte quads in the whole-chunk kernels, where the packed layout allows it
+    const q = quadLoads && bc.BCS % 4 === 0 && bc.BO % 4 === 0 && bc.CO % 4 === 0;
+    const walk: ChunkWalkVariant = { quadBC: q, prefetch };
+    const chunkFns = q ? [...scatterHelpers, ...quadLoadHelpers] : scatterHelpers;
+    const qc: Record<string, number> = q ? { BCS4: bc.BCS / 4, BO4: bc.BO / 4, CO4: bc.CO / 4 } : {};
+    const qs = `${q ? '4' : ''}${prefetch ? 'p' : ''}`;
     // δ fused into the leaf and the output (not when the backward takes δ from `save`)
     const fused = fuseDelta && keep && !save;
     let delta: unknown = null;
@@ -804,8 +856,8 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const NL = leafSlots(N, quad), n1 = (l: number) => (l === 0 ? NL : N + 1); // slots per node of level l
     if (leafChunk && keep) {
       // a whole chunk per thread, stored into the same (NC, NL, ED) layout (storeAt)
-      const kl = kernel(fused ? 'leafcr' : 'leafc', leafChunkSource(NL, LS % T === 0, fused), [ED, NC], { ...base, ...scatterFloats(NC * NL * ED) },
-        fused ? kinds(s.raw, s.u, s.A, s.BC, s.bias) : kinds(s.u, s.A, s.BC), { ...kept, functions: scatterHelpers });
+      const kl = kernel((fused ? 'leafcr' : 'leafc') + qs, leafChunkSource(NL, LS % T === 0, { ...walk, fromRaw: fused }), [ED, NC], { ...base, ...qc, ...scatterFloats(NC * NL * ED) },
+        fused ? kinds(s.raw, s.u, s.A, s.BC, s.bias) : kinds(s.u, s.A, s.BC), { ...kept, functions: chunkFns });
       sums.push(scatterView(await (fused ? kl(s.raw, s.u, s.A, s.BC, s.bias) : kl(delta, s.u, s.A, s.BC)) as GpuHandle, NC * NL * ED)); // (NC, NL, ED)
     } else if (NL === N + 4) {
       const kl = kernel('leafq', treeLeafQuadKernel, [ED, N / 4 + 1, NC], { ...base, ...laneStrides(1, 4 * ED, NL * ED, ED) }, kinds(s.u, s.A, s.BC), { ...kept, returnType: 'Array(4)' });
@@ -844,14 +896,14 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     if (chunkOut && keep && save) {
       // the gated output's rows, then y before the gate (the backward's dZ reads it instead of walking the chunk)
       const rows = NC * T * ED;
-      const kc = kernel('outcs', chunkSaveSource, [ED, NC], { ...base, YOFF: rows, ...scatterFloats(2 * rows) }, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, functions: scatterHelpers });
+      const kc = kernel('outcs' + qs, outChunkSource({ ...walk, saveY: true }), [ED, NC], { ...base, ...qc, YOFF: rows, ...scatterFloats(2 * rows) }, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, functions: chunkFns });
       out = scatterView(await kc(delta, s.u, s.A, s.BC, s.D, s.z, starts) as GpuHandle, rows); // (NC·T, ED)
       savedY = flatView(out as GpuHandle, 2 * rows); // a second reference to the buffer, the caller's with the saved tree
       await profile('out');
     } else if (chunkOut && keep) {
       // T outputs per thread, stored into (NC·T, ED) rows through storeAt (scatter-stores.ts)
-      const kc = kernel(fused ? 'outcr' : 'outc', fused ? chunkRawSource : chunkSource, [ED, NC], { ...base, ...scatterFloats(NC * T * ED) },
-        fused ? kinds(s.raw, s.u, s.A, s.BC, s.D, s.z, s.bias) : kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, functions: scatterHelpers });
+      const kc = kernel((fused ? 'outcr' : 'outc') + qs, outChunkSource({ ...walk, fromRaw: fused }), [ED, NC], { ...base, ...qc, ...scatterFloats(NC * T * ED) },
+        fused ? kinds(s.raw, s.u, s.A, s.BC, s.D, s.z, s.bias) : kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, functions: chunkFns });
       out = scatterView(await (fused ? kc(s.raw, s.u, s.A, s.BC, s.D, s.z, starts, s.bias) : kc(delta, s.u, s.A, s.BC, s.D, s.z, starts)) as GpuHandle, NC * T * ED); // (NC·T, ED)
       await profile('out');
     } else if (quad && keep) {

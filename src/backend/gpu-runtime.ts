@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { DeviceError } from '../errors.js';
 import { createPassTimer, type PassTimer } from './gpujs/pass-timer.js';
 import { installLaneStrides } from './gpujs/lane-strides.js';
+import { installQuadLoads } from './gpujs/quad-loads.js';
 import { installScatterStores } from './gpujs/scatter-stores.js';
 import { installWorkgroupSizes, type WorkgroupSizes } from './gpujs/workgroup-size.js';
 
@@ -122,6 +123,7 @@ export async function getGpu(mode: 'webgpu' | 'webasm'): Promise<GpuJs> {
     installWorkgroupSizes(WebGPUKernel); // 32×8 / 256-thread workgroups: gpujs/workgroup-size.ts
     installLaneStrides(WebGPUKernel); // Array(n) results stored with strides: gpujs/lane-strides.ts
     installScatterStores(WebGPUKernel); // any number of stores per thread: gpujs/scatter-stores.ts
+    installQuadLoads(WebGPUKernel); // 16-byte loads of a BC argument: gpujs/quad-loads.ts
   }
   const gpu: GpuJs = new GPU({ mode });
   instances.set(mode, gpu);

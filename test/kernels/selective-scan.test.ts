@@ -187,7 +187,7 @@ for (const [L, ED, N, chunk] of [[1, 5, 16, 64], [3, 33, 1, 2], [257, 5, 16, 16]
   });
 }
 
-(probe.ok ? test : test.skip)('webgpu: device-handle inputs stay on the device and return handles (replay 3d; quad at chunk 4, 8, 12; whole chunks at 8, 16, 32 with the leaf per chunk and δ fused; partial last chunk)', async (t) => {
+(probe.ok ? test : test.skip)('webgpu: device-handle inputs stay on the device and return handles (replay 3d; quad at chunk 4, 8, 12; whole chunks at 8, 16, 32 with the leaf per chunk and δ fused, B/C as quads or single floats, with and without prefetch; partial last chunk)', async (t) => {
   const gpu = await getGpu('webgpu');
   const a = randomArgs(21, 203, 9, 16, true);
   const a32 = toF32(a);
@@ -212,6 +212,10 @@ for (const [L, ED, N, chunk] of [[1, 5, 16, 64], [3, 33, 1, 2], [257, 5, 16, 16]
     // the leaf as four states per thread, or whole-chunk threads (default) reading δ from its kernel or computing it (default)
     ['chunk 8, quad leaf', { ED: a.ED, N: a.N, replay: { leaf: 'quad' } }], ['chunk 8, chunk leaf, δ kernel', { ED: a.ED, N: a.N, replay: { leaf: 'chunk', fuseDelta: false } }],
     ['chunk 32 (chunk leaf, δ fused)', { ED: a.ED, N: a.N, chunk: 32 }],
+    // B and C as 16-byte quads and the next token loaded ahead (both default) — each alone, and neither
+    ['chunk 8, single-float B/C, no prefetch', { ED: a.ED, N: a.N, replay: { quadLoads: false, prefetch: false } }],
+    ['chunk 8, quads, no prefetch', { ED: a.ED, N: a.N, replay: { prefetch: false } }],
+    ['chunk 16, single-float B/C, prefetch', { ED: a.ED, N: a.N, chunk: 16, replay: { quadLoads: false } }],
   ];
   for (const [name, o] of variants) {
     const r = await createSelectiveScanKernels(gpu, o).run(args);
@@ -225,6 +229,37 @@ for (const [L, ED, N, chunk] of [[1, 5, 16, 64], [3, 33, 1, 2], [257, 5, 16, 16]
   t.log(`max rel err: ${fmt(errs)}`);
   for (const e of Object.values(errs)) t.true(e < TOLERANCE.forward);
   t.throws(() => createSelectiveScanKernels(gpu, { ED: 4, N: 4, chunk: 6, replay: { layout: 'quad' } }), { instanceOf: RangeError });
+});
+
+(probe.ok ? test : test.skip)('webgpu: packed B/C layouts (x_proj rows: stride and offsets) — quads where they are multiples of 4, single floats otherwise, saved tree included', async (t) => {
+  const gpu = await getGpu('webgpu');
+  const a = randomArgs(23, 157, 5, 16, true);
+  const a32 = toF32(a);
+  const ref = selectiveScanRef(a);
+  const uploads = new Map<number, any>();
+  const upload = async (x: Float32Array) => {
+    let k = uploads.get(x.length);
+    if (!k) uploads.set(x.length, (k = gpu.createKernel(function (this: { thread: { x: number } }, v: number[]) { return v[this.thread.x]; }, { output: [x.length], pipeline: true, immutable: true })));
+    return k(x);
+  };
+  const errs: Record<string, number> = {};
+  // [stride, bOffset, cOffset]: (8 + 2N) like the model's x_proj (dt rank 8); an odd rank; C before B
+  for (const [S, bo, co] of [[40, 8, 24], [37, 5, 21], [36, 20, 4]]) {
+    const BC = new Float32Array(a.L * S).fill(Number.NaN); // unused columns poison any misread
+    for (let i = 0; i < a.L; i++) { BC.set(a32.B.subarray(i * a.N, (i + 1) * a.N), i * S + bo); BC.set(a32.C.subarray(i * a.N, (i + 1) * a.N), i * S + co); }
+    const args = {
+      L: a.L, ED: a.ED, N: a.N, u: await upload(a32.u), deltaRaw: await upload(a32.deltaRaw), z: await upload(a32.z), A: await upload(a32.A),
+      D: await upload(a32.D), deltaBias: await upload(a32.deltaBias), BC: await upload(BC), bcStride: S, bOffset: bo, cOffset: co, h0: await upload(a32.h0!),
+    };
+    for (const save of [false, true]) {
+      const r = await createSelectiveScanKernels(gpu, { ED: a.ED, N: a.N, chunk: 12 }).run(args, { save });
+      errs[`${S}/${bo}/${co}${save ? ' saved' : ''} out`] = maxRelErr((await readFlat(r.out)).subarray(0, a.L * a.ED), ref.out);
+      errs[`${S}/${bo}/${co}${save ? ' saved' : ''} hL`] = maxRelErr(await readFlat(r.hL), ref.hL);
+      for (const h of [r.out, r.hL, ...Object.values(r.saved ?? {})]) if (h && typeof (h as any).delete === 'function') (h as any).delete();
+    }
+  }
+  t.log(`max rel err: ${fmt(errs)}`);
+  for (const e of Object.values(errs)) t.true(e < TOLERANCE.forward);
 });
 
 test('forward gpu.js variants: tree (replay 3d and 1d, chunk 4 and 8, partial last chunk) and hillis-steele == reference', async (t) => {
