@@ -48,7 +48,7 @@
 // the forward tree are taken from it instead of recomputed (H100 2^20: 125.5 → 109.4 ms).
 // Scheme 'hillis-steele' (N > 32 or chunk > 64, the earlier design): Hillis–Steele passes for S and P
 // and per-position replays Hprev, G of shape (NC·T, ED, N) — 2·L·ED·N floats.
-import { flatView, type GpuHandle, type GpuJsLike, kernelSettings, laneStrides, laneView, scatterFloats, scatterHelpers, scatterView } from '../gpujs-types.js';
+import { flatView, type GpuHandle, type GpuJsLike, kernelSettings, laneStrides, laneView, quadLoadHelpers, scatterFloats, scatterHelpers, scatterView } from '../gpujs-types.js';
 import type { SelectiveScanArgs, SelectiveScanGrads } from './ref.js';
 import {
   chunkDeltaSumKernel, chunkSummaryKernel, deltaKernel, idiv, iint, integerHelpers, scanDeltaPassKernel, scanStatePassKernel, toFlat,
@@ -366,21 +366,33 @@ export function revLeafQuadKernel(this: KT, delta: number[], dy: number[], A: nu
 /**
  * revLeafKernel with a whole chunk per thread (webgpu, storeAt): grid [ED, NC], thread (d, c) walks
  * chunk c backward once for all N states and stores them into revLeafKernel's (NC, N, ED); δ and dy
- * (from float YO) loaded once per (t, d). Tokens past LS are skipped unless `full`.
+ * (from float YO) loaded once per (t, d). Tokens past LS are skipped unless `full`. `quadC`: C_t read as
+ * N/4 quads of 16 bytes (loadBC4; constants BCS4, CO4); `prefetch`: token t−1's δ, dy (and quads) loaded
+ * while t is computed (as the forward's whole-chunk kernels, ChunkWalkVariant; the chunk's last step loads
+ * the row before it, or before the inputs where robust access clamps: never used).
  */
-export function revLeafChunkKernelSource(N: number, full: boolean): string {
+export function revLeafChunkKernelSource(N: number, full: boolean, v: { quadC?: boolean; prefetch?: boolean } = {}): string {
+  if (v.quadC && N % 4 !== 0) throw new RangeError(`selective scan backward: 16-byte loads of C need N a multiple of 4, got ${N}`);
   const c = 'this.constants';
   const ns = Array.from({ length: N }, (_, n) => n);
   const d = 'this.thread.x';
-  const row = `(this.thread.y * ${c}.T + ${c}.T - 1 - j)`;
-  const step = ns.map((n) => `g${n} = Math.exp(dl * a${n}) * (g${n} + dk * BC[${row} * ${c}.BCS + ${c}.CO + ${n}]);`);
+  const rowOf = (j: string) => `(this.thread.y * ${c}.T + ${c}.T - 1 - ${j})`;
+  const row = rowOf('j');
+  const loads = (r: string): string[][] => [
+    ['dl', `delta[${r} * ${c}.ED + ${d}]`], ['dk', `dy[${c}.YO + ${r} * ${c}.ED + ${d}]`],
+    ...(v.quadC ? Array.from({ length: N / 4 }, (_, q) => [`cq${q}`, `loadBC4(${r} * ${c}.BCS4 + ${c}.CO4 + ${q})`]) : []),
+  ];
+  const Cn = (n: number) => (v.quadC ? `cq${n >> 2}[${n & 3}]` : `BC[${row} * ${c}.BCS + ${c}.CO + ${n}]`);
+  const step = ns.map((n) => `g${n} = Math.exp(dl * a${n}) * (g${n} + dk * ${Cn(n)});`);
   return [
     'function revLeafChunkKernel(delta, dy, A, BC) {',
     ...ns.map((n) => `  let g${n} = 0;`),
     ...ns.map((n) => `  const a${n} = A[${d} * ${c}.N + ${n}];`),
+    ...(v.prefetch ? loads(rowOf('0')).map(([x, e]) => `  let ${x}N = ${e};`) : []),
     `  for (let j = 0; j < ${c}.T; j++) {`,
-    `    const dl = delta[${row} * ${c}.ED + ${d}];`,
-    `    const dk = dy[${c}.YO + ${row} * ${c}.ED + ${d}];`,
+    ...(v.prefetch
+      ? [...loads(row).map(([x]) => `    const ${x} = ${x}N;`), ...loads(rowOf('(j + 1)')).map(([x, e]) => `    ${x}N = ${e};`)]
+      : loads(row).map(([x, e]) => `    const ${x} = ${e};`)),
     ...(full ? step.map((l) => `    ${l}`) : [`    if (${row} < ${c}.LS) {`, ...step.map((l) => `      ${l}`), '    }']),
     '  }',
     `  if (${c}.WC > 0 && this.thread.y % ${c}.WC === 0) {`, // as revLeafKernel: a window's first chunk
@@ -865,7 +877,8 @@ export function bwdDAQuadSource(T: number, full: boolean): string {
  * them; dΔraw keeps the four positions' (a·e^{δA}·h_{t−1} + B·u) terms (4N scalars) from its forward
  * walk for its backward walk. `full`: no token predicate (L a multiple of T).
  */
-export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions: 2 | 4 = 2, dSplit = 1, hoistIdx = false, hold = T, inner = 1, innerB = inner) {
+export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions: 2 | 4 = 2, dSplit = 1, hoistIdx = false, hold = T, inner = 1, innerB = inner, quadBC = false) {
+  if (quadBC && N % 4 !== 0) throw new RangeError(`selective scan backward: 16-byte loads of B and C need N a multiple of 4, got ${N}`);
   if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan backward: tree kernels generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
   if (!(Number.isInteger(dSplit) && dSplit >= 1)) throw new RangeError(`selective scan backward: dC/dB d-split must be a positive integer, got ${dSplit}`);
   if (!(rawPositions === 2 || rawPositions === 4)) throw new RangeError(`selective scan backward: dΔraw positions per thread must be 2 or 4, got ${rawPositions}`);
@@ -878,6 +891,11 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
   const d = 'this.thread.x';
   const at = (r: string, W = `${c}.ED`, col = d) => `${r} * ${W} + ${col}`;
   const bc = (r: string, off: 'BO' | 'CO', n: string | number) => `BC[${r} * ${c}.BCS + ${c}.${off} + ${n}]`;
+  // with quadBC (the fused dΔraw/dA kernel): a row's B or C as N/4 quads `${v}0 …` (loadBC4), read by bcq
+  const quadDecl = (v: string, r: string, off: 'BO' | 'CO', pad: string) => (quadBC
+    ? range(N / 4).map((j) => `${pad}const ${v}${j} = loadBC4(${r} * ${c}.BCS4 + ${c}.${off}4 + ${j});`)
+    : []);
+  const bcq = (v: string, r: string, off: 'BO' | 'CO', n: number) => (quadBC ? `${v}${n >> 2}[${n & 3}]` : bc(r, off, n));
   const liveRow = (r: string) => (full ? '' : ` && ${r} < ${c}.LS`);
   const ifLive = (r: string, body: string[]) => (full ? body : [`  if (${r} < ${c}.LS) {`, ...body.map((x) => `  ${x}`), '  }']);
   const loadStates = (v: string, arr: string) => ns.map((n) => `  let ${v}${n} = ${arr}[(this.thread.z * ${c}.N + ${n}) * ${c}.ED + ${d}];`);
@@ -1107,25 +1125,28 @@ export function bwdQuadSources(N: number, T: number, full: boolean, rawPositions
           `      for (let k = 0; k < ${b * H}; k++) {`,
           `        const dl = delta[${at(rowA('k'))}];`,
           `        const du = dl * u[${at(rowA('k'))}];`,
-          ...ns.map((n) => `        h${n} = Math.exp(dl * a${n}) * h${n} + du * ${bc(rowA('k'), 'BO', n)};`),
+          ...quadDecl('bs', rowA('k'), 'BO', '        '),
+          ...ns.map((n) => `        h${n} = Math.exp(dl * a${n}) * h${n} + du * ${bcq('bs', rowA('k'), 'BO', n)};`),
           '      }',
         ] : []),
         ...ks.flatMap((k, j) => [
           `      const dl${k} = delta[${at(rowA(k))}];`,
           `      const u${k} = u[${at(rowA(k))}];`,
+          ...(j < H - 1 ? quadDecl(`bf${k}_`, rowA(k), 'BO', '      ') : []),
           ...ns.flatMap((n) => [
             `      const x${k}_${n} = Math.exp(dl${k} * a${n}) * h${n};`,
-            ...(j < H - 1 ? [`      h${n} = x${k}_${n} + dl${k} * u${k} * ${bc(rowA(k), 'BO', n)};`] : []),
+            ...(j < H - 1 ? [`      h${n} = x${k}_${n} + dl${k} * u${k} * ${bcq(`bf${k}_`, rowA(k), 'BO', n)};`] : []),
           ]),
         ]),
         ...ks.slice().reverse().flatMap((k) => {
           // w = Σ_n ḡ_n·B_n: dΔraw's B·u term, and dU = dy·D + δ·w (withDU)
           const step = [
             `        const y${k} = dy[${c}.YO + ${at(rowA(k))}];`,
+            ...quadDecl(`cb${k}_`, rowA(k), 'CO', '        '), ...quadDecl(`bb${k}_`, rowA(k), 'BO', '        '),
             ...ns.flatMap((n) => [
-              `        g${n} += y${k} * ${bc(rowA(k), 'CO', n)};`,
+              `        g${n} += y${k} * ${bcq(`cb${k}_`, rowA(k), 'CO', n)};`,
               `        r${k} += g${n} * a${n} * x${k}_${n};`,
-              `        w${k} += g${n} * ${bc(rowA(k), 'BO', n)};`,
+              `        w${k} += g${n} * ${bcq(`bb${k}_`, rowA(k), 'BO', n)};`,
               `        s${n} += g${n} * dl${k} * x${k}_${n};`,
               ...(k > 0 ? [`        g${n} = Math.exp(dl${k} * a${n}) * g${n};`] : []),
             ]),
@@ -1257,9 +1278,15 @@ export interface GpuScanBackwardOptions {
     /** 'quad' on webgpu with chunkSums: channels dC/dB walk side by side (default: all DD = ED/dSplit of the thread's block where DD ≤ 32, else the largest divisor ≤ 16) */
     sumsInner?: number;
     /** the same for dB alone (default: sumsInner) */
+    sumsInnerB?: number;
     /** webgpu: the reverse tree's leaf as whole-chunk threads (default true) */
     revLeafChunk?: boolean;
-    sumsInnerB?: number;
+    /**
+     * webgpu, whole-chunk reverse leaf and fused dΔraw/dA kernel: B and C read as 16-byte quads where N and
+     * the packed layout allow it (`quadLoads`, default true); the reverse leaf loads the next token ahead
+     * (`prefetch`, default true) — as the forward's whole-chunk kernels
+     */
+    quadLoads?: boolean; prefetch?: boolean;
     /** with chunkRows, rawA, rawDU and chunkSums: dy = dOut·silu(z) stored by the dZ kernel after its rows instead of a kernel of its own (default true) */
     dyFromDZ?: boolean;
   };
@@ -1383,13 +1410,16 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
   for (const [name, w] of [['sumsInner', sumsInner], ['sumsInnerB', sumsInnerB]] as const) {
     if (!(Number.isInteger(w) && w >= 1 && DDs % w === 0)) throw new RangeError(`selective scan backward: ${name} = ${w} must divide the ${DDs} channels of a d block (ED ${ED} / dSplit ${DS})`);
   }
-  const revLeafSrc = new Map<boolean, string>(); // revLeafChunkKernelSource per full chunks, generated once
-  const quadSrc = new Map<boolean, ReturnType<typeof bwdQuadSources>>();
-  const quadSources = (full: boolean) => {
-    let s = quadSrc.get(full);
-    if (!s) quadSrc.set(full, (s = bwdQuadSources(N, T, full, rawP, DS, opts.tune?.hoistIdx ?? true, quad ? hold : T, sumsInner, sumsInnerB)));
+  const revLeafSrc = new Map<string, string>(); // revLeafChunkKernelSource per (full chunks, quads), generated once
+  const quadSrc = new Map<string, ReturnType<typeof bwdQuadSources>>();
+  const quadSources = (full: boolean, q: boolean) => {
+    let s = quadSrc.get(`${full}|${q}`);
+    if (!s) quadSrc.set(`${full}|${q}`, (s = bwdQuadSources(N, T, full, rawP, DS, opts.tune?.hoistIdx ?? true, quad ? hold : T, sumsInner, sumsInnerB, q)));
     return s;
   };
+  // B and C as 16-byte quads in the reverse leaf and the fused dΔraw/dA kernel; the reverse leaf's next token loaded ahead
+  const quadLoadsOn = scatter && N % 4 === 0 && (opts.tune?.quadLoads ?? true);
+  const prefetchOn = scatter && (opts.tune?.prefetch ?? true);
   const DB = layout === 'warp' ? BWD_DBLOCKS : 1;
   const DAK = opts.tune?.dAChunks ?? 16;
   if (!(Number.isInteger(DAK) && DAK >= 1)) throw new RangeError(`selective scan backward: dAChunks = ${DAK} must be a positive integer`);
@@ -1489,7 +1519,10 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
       if (V > 1) S = await call('downSub', downSubKernel, [ED, N, NCs], top >= 1 ? level(1) : { ...base, N1: NL, G: 1, CC: NC }, [S, sums[0], delta, a.u, a.A, a.BC], fns);
     }
     await profile('forward tree');
-    const qs = quad ? quadSources(L % T === 0) : null;
+    const q4 = quadLoadsOn && bc.BCS % 4 === 0 && bc.BO % 4 === 0 && bc.CO % 4 === 0;
+    const qc: Record<string, number> = q4 ? { BCS4: bc.BCS / 4, BO4: bc.BO / 4, CO4: bc.CO / 4 } : {};
+    const q4Fns = { functions: q4 ? [...scatterHelpers, ...quadLoadHelpers] : scatterHelpers };
+    const qs = quad ? quadSources(L % T === 0, q4) : null;
     // dyFromDZ: one buffer holds dZ's rows, then dy's (from YO); dZ is handed out as a view of its rows
     let dZ: unknown = null;
     let YO = 0;
@@ -1506,9 +1539,10 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     // reverse tree: P = carry entering each sub-chunk from the right; slot NT of its top = dh0
     const rs: unknown[] = [];
     if (scatter && (opts.tune?.revLeafChunk ?? true)) {
-      let fn = revLeafSrc.get(L % T === 0);
-      if (fn === undefined) revLeafSrc.set(L % T === 0, (fn = revLeafChunkKernelSource(N, L % T === 0)));
-      rs.push(scatterView(await call('rleafc', fn, [ED, NC], { ...yb, ...scatterFloats(NC * N * ED) }, [delta, dy, a.A, a.BC], { functions: scatterHelpers }) as GpuHandle, NC * N * ED)); // (NC, N, ED)
+      const key = `${L % T === 0}|${q4}|${prefetchOn}`;
+      let fn = revLeafSrc.get(key);
+      if (fn === undefined) revLeafSrc.set(key, (fn = revLeafChunkKernelSource(N, L % T === 0, { quadC: q4, prefetch: prefetchOn })));
+      rs.push(scatterView(await call(`rleafc${q4 ? '4' : ''}${prefetchOn ? 'p' : ''}`, fn, [ED, NC], { ...yb, ...qc, ...scatterFloats(NC * N * ED) }, [delta, dy, a.A, a.BC], q4Fns) as GpuHandle, NC * N * ED)); // (NC, N, ED)
     } else if (quad && N % 4 === 0) {
       rs.push(await lanes('rleafq', revLeafQuadKernel, [ED, N / 4, NC], yb, [1, 4 * ED, N * ED, ED], [delta, dy, a.A, a.BC], NC * N * ED)); // (NC, N, ED)
     } else {
@@ -1569,8 +1603,8 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
       const rows = NC * T * ED;
       M0 = rawDU ? 2 * rows : rows;
       DOFF = M0 + R * N * ED;
-      const fused = await call('dRawAc', rawDU ? qs.dRawAU : qs.dRawA, [ED, R], { ...yb, K: KA, NC, R, UOFF: rows, AOFF: M0, DOFF, ...scatterFloats(DOFF + 2 * R * ED) },
-        [delta, a.u, PD, a.BC, dy, S, P], { functions: scatterHelpers }, keep) as GpuHandle;
+      const fused = await call(`dRawAc${q4 ? '4' : ''}`, rawDU ? qs.dRawAU : qs.dRawA, [ED, R], { ...yb, ...qc, K: KA, NC, R, UOFF: rows, AOFF: M0, DOFF, ...scatterFloats(DOFF + 2 * R * ED) },
+        [delta, a.u, PD, a.BC, dy, S, P], q4Fns, keep) as GpuHandle;
       dRaw = scatterView(fused, rows); // seen as its (NC·T, ED) rows, as the callers expect
       M = flatView(dRaw as GpuHandle, DOFF + 2 * R * ED); // a second reference, deleted once dA, dD and dΔbias are summed
       fusedView = M as GpuHandle;

@@ -149,7 +149,7 @@ test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stage
 });
 
 // webgpu's whole-chunk kernels (scattered stores) against the separate ones, and their options
-(probe.ok ? test : test.skip)('gpu.js backward, webgpu: fused dΔraw/dA/dU and whole-chunk dC/dB options == selectiveScanBackwardRef', async (t) => {
+(probe.ok ? test : test.skip)('gpu.js backward, webgpu: fused dΔraw/dA/dU and whole-chunk dC/dB options, B/C as quads or single floats == selectiveScanBackwardRef', async (t) => {
   const gpu = await getGpu('webgpu');
   await checkCases(t, gpu, [
     // the separate dΔraw, dA and four-position dC/dB kernels; dΔraw/dA fused holding 4 positions, 3 chunks per thread; N = 32 (holds 4)
@@ -164,12 +164,16 @@ test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stage
     // a block of 16 channels; dy from a kernel of its own, the reverse leaf at four states per thread, dB one channel at a time
     { L: 1001, ED: 16, N: 16, opts: { tune: { layout: 'quad' as const, dSplit: 1 } }, scheme: 'tree', layout: 'quad', sub: 8 },
     { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, dyFromDZ: false, sumsInnerB: 1, revLeafChunk: false } }, scheme: 'tree', layout: 'quad', sub: 8 },
+    // B and C one float at a time (default: 16-byte quads) with and without the reverse leaf's prefetch, and quads without it
+    { L: 4099, ED: 12, N: 16, opts: { tune: { layout: 'quad' as const, quadLoads: false, prefetch: false } }, scheme: 'tree', layout: 'quad', sub: 8 },
+    { L: 257, ED: 9, N: 16, opts: { chunk: 16, tune: { layout: 'quad' as const, quadLoads: false } }, scheme: 'tree', layout: 'quad', sub: 16 },
+    { L: 1001, ED: 16, N: 16, opts: { tune: { layout: 'quad' as const, prefetch: false } }, scheme: 'tree', layout: 'quad', sub: 8 },
   ], 6600);
 });
 
 // Device path: every input a handle, B and C packed as x_proj's (L, R + 2N) output (stride R + 2N,
 // B at column R, C at R + N), h0 and dhL nonzero; gradients come back as handles (row-padded).
-(probe.ok ? test : test.skip)('webgpu runDevice (and forward run) on handles, packed BC (R = 5), == float64 reference at L ∈ 1, 3, 257, 2001', async (t) => {
+(probe.ok ? test : test.skip)('webgpu runDevice (and forward run) on handles, packed BC (R = 8: B/C as quads; R = 5: single floats), == float64 reference at L ∈ 1, 3, 257, 2001', async (t) => {
   const gpu = await getGpu('webgpu');
   const uploads = new Map<number, any>();
   const upload = async (x: Float32Array) => {
@@ -177,11 +181,12 @@ test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stage
     if (!k) uploads.set(x.length, (k = gpu.createKernel(function (this: { thread: { x: number } }, v: number[]) { return v[this.thread.x]; }, { output: [x.length], pipeline: true, immutable: true })));
     return k(x);
   };
-  const R = 5;
+  const Rs = [8, 5, 5, 8, 8, 5, 5]; // dt-rank columns before B: 8 like the default model (quads apply where N % 4 = 0), or 5
   const sets = new Map<string, ReturnType<typeof createSelectiveScanBackwardKernels>>();
   const cases: Array<[number, number, number]> = [[1, 7, 16], [3, 7, 1], [257, 33, 16], [257, 9, 1], [2001, 33, 16], [2001, 17, 1], [2001, 64, 16]];
   for (const [i, [L, ED, N]] of cases.entries()) {
     const a = randomArgs(3000 + i, L, ED, N);
+    const R = Rs[i];
     const rng = mulberry32(4000 + i);
     const dOut = randn(rng, L * ED), dhL = randn(rng, ED * N);
     const ref = selectiveScanBackwardRef(a, dOut, dhL);

@@ -270,10 +270,11 @@ export class GpuJsBackend implements Backend {
   async selectiveScan(a: { u: DTensor; deltaRaw: DTensor; A: DTensor; B: DTensor; C: DTensor; D: DTensor; z: DTensor; deltaBias: DTensor; h: DTensor }): Promise<{ y: DTensor; h: DTensor }> {
     const [L, ED] = a.u.shape;
     const N = a.A.shape[1];
-    // on the device, chunks of 32 with one thread per (chunk, channel) storing all 32 outputs (replay
-    // layout 'chunk'): the fastest forward alone on the H100 (2^20: 7.8 ms, against 11.8 at chunk 8 and
-    // 13.2 with four positions per thread; docs/benchmarks.md, "scattered stores"). webasm keeps the default 8
-    const scan = this.cached(`scan ${ED} ${N}`, () => createSelectiveScanKernels(this.gpu, { ED, N, maxBindingBytes: this.maxBindingBytes, ...(this.resident ? { chunk: 32 } : {}) }));
+    // on the device, chunks of 64 with one thread per (chunk, channel) walking all 64 tokens (replay
+    // layout 'chunk', B and C as quads, the next token loaded ahead): on the H100 at 2^20 4.85 ms, against
+    // 5.51 at chunk 32 and 6.10 before the quads and the loads ahead, faster from 2^13 up (docs/benchmarks.md,
+    // "loads in flight"); a partial last chunk costs at most 63 padding rows. webasm keeps the default 8
+    const scan = this.cached(`scan ${ED} ${N}`, () => createSelectiveScanKernels(this.gpu, { ED, N, maxBindingBytes: this.maxBindingBytes, ...(this.resident ? { chunk: 64 } : {}) }));
     const common = {
       L, ED, N, u: this.t(a.u), deltaRaw: this.t(a.deltaRaw), A: this.t(a.A), D: this.t(a.D), z: this.t(a.z),
       deltaBias: this.t(a.deltaBias), h0: this.t(a.h),
