@@ -63,3 +63,13 @@ export function numericGrad(f: () => ArrayLike<number>, x: Float64Array, dY: Arr
   }
   return g;
 }
+
+/** Float32Arrays onto the device as gpu.js handles (webgpu `pipeline`, a fresh buffer each), through one copy kernel per length. */
+export function deviceUploader(gpu: { createKernel: (fn: Function, settings: Record<string, unknown>) => any }): (x: Float32Array) => Promise<any> {
+  const kernels = new Map<number, any>();
+  return async (x: Float32Array) => {
+    let k = kernels.get(x.length);
+    if (!k) kernels.set(x.length, (k = gpu.createKernel(function (this: { thread: { x: number } }, v: number[]) { return v[this.thread.x]; }, { output: [x.length], pipeline: true, immutable: true })));
+    return k(x);
+  };
+}

@@ -11,7 +11,7 @@ import { treeLevels } from '../../kernels/selective-scan/gpujs.js';
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
 import { mulberry32, randn } from '../helpers/random.js';
 import { randomScanArgs } from '../helpers/scan-args.js';
-import { f32, maxRelErr, readFlat } from '../helpers/compare.js';
+import { deviceUploader, f32, maxRelErr, readFlat } from '../helpers/compare.js';
 import { TOLERANCE } from './tolerances.js';
 
 // One test at a time: on lavapipe these tests take 5–10 s each alone but 1.5–7 min each when ava runs
@@ -175,12 +175,7 @@ test('gpu.js backward: three tree levels, warp layout, sub-chunks, row-sum stage
 // B at column R, C at R + N), h0 and dhL nonzero; gradients come back as handles (row-padded).
 (probe.ok ? test : test.skip)('webgpu runDevice (and forward run) on handles, packed BC (R = 8: B/C as quads; R = 5: single floats), == float64 reference at L ∈ 1, 3, 257, 2001', async (t) => {
   const gpu = await getGpu('webgpu');
-  const uploads = new Map<number, any>();
-  const upload = async (x: Float32Array) => {
-    let k = uploads.get(x.length);
-    if (!k) uploads.set(x.length, (k = gpu.createKernel(function (this: { thread: { x: number } }, v: number[]) { return v[this.thread.x]; }, { output: [x.length], pipeline: true, immutable: true })));
-    return k(x);
-  };
+  const upload = deviceUploader(gpu);
   const Rs = [8, 5, 5, 8, 8, 5, 5]; // dt-rank columns before B: 8 like the default model (quads apply where N % 4 = 0), or 5
   const sets = new Map<string, ReturnType<typeof createSelectiveScanBackwardKernels>>();
   const cases: Array<[number, number, number]> = [[1, 7, 16], [3, 7, 1], [257, 33, 16], [257, 9, 1], [2001, 33, 16], [2001, 17, 1], [2001, 64, 16]];

@@ -11,7 +11,7 @@ import { createSelectiveScanBackwardKernels } from '../../kernels/selective-scan
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
 import { mulberry32, randn } from '../helpers/random.js';
 import { randomScanArgs } from '../helpers/scan-args.js';
-import { f32, maxRelErr, readFlat } from '../helpers/compare.js';
+import { deviceUploader, f32, maxRelErr, readFlat } from '../helpers/compare.js';
 import { TOLERANCE } from './tolerances.js';
 
 const probe = await probeWebGpu();
@@ -48,12 +48,7 @@ for (const [LW, G, ED, N] of cases) {
       for (const k of ['dB', 'dC'] as const) want[k].set(g[k], w * LW * N);
       for (const k of ['dA', 'dD', 'dDeltaBias'] as const) for (let i = 0; i < g[k].length; i++) want[k][i] += g[k][i];
     }
-    const uploads = new Map<number, any>();
-    const upload = async (x: Float32Array) => {
-      let k = uploads.get(x.length);
-      if (!k) uploads.set(x.length, (k = gpu.createKernel(function (this: { thread: { x: number } }, v: number[]) { return v[this.thread.x]; }, { output: [x.length], pipeline: true, immutable: true })));
-      return k(x);
-    };
+    const upload = deviceUploader(gpu);
     const BC = new Float32Array(L * 2 * N);
     for (let r = 0; r < L; r++) for (let n = 0; n < N; n++) {
       BC[r * 2 * N + n] = a.B[r * N + n];

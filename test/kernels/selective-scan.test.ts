@@ -10,7 +10,7 @@ import { createSelectiveScanKernels } from '../../kernels/selective-scan/gpujs.j
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
 import { mulberry32, randn } from '../helpers/random.js';
 import { randomScanArgs as randomArgs } from '../helpers/scan-args.js';
-import { f32, maxRelErr, numericGrad, readFlat } from '../helpers/compare.js';
+import { deviceUploader, f32, maxRelErr, numericGrad, readFlat } from '../helpers/compare.js';
 import { TOLERANCE } from './tolerances.js';
 
 const probe = await probeWebGpu();
@@ -191,12 +191,7 @@ for (const [L, ED, N, chunk] of [[1, 5, 16, 64], [3, 33, 1, 2], [257, 5, 16, 16]
   const gpu = await getGpu('webgpu');
   const a = randomArgs(21, 203, 9, 16, true);
   const a32 = toF32(a);
-  const uploads = new Map<number, any>();
-  const upload = async (x: Float32Array) => {
-    let k = uploads.get(x.length);
-    if (!k) uploads.set(x.length, (k = gpu.createKernel(function (this: { thread: { x: number } }, v: number[]) { return v[this.thread.x]; }, { output: [x.length], pipeline: true, immutable: true })));
-    return k(x);
-  };
+  const upload = deviceUploader(gpu);
   const BC = new Float32Array(a.L * 2 * a.N);
   for (let i = 0; i < a.L; i++) { BC.set(a32.B.subarray(i * a.N, (i + 1) * a.N), i * 2 * a.N); BC.set(a32.C.subarray(i * a.N, (i + 1) * a.N), i * 2 * a.N + a.N); }
   const args = {
@@ -236,12 +231,7 @@ for (const [L, ED, N, chunk] of [[1, 5, 16, 64], [3, 33, 1, 2], [257, 5, 16, 16]
   const a = randomArgs(23, 157, 5, 16, true);
   const a32 = toF32(a);
   const ref = selectiveScanRef(a);
-  const uploads = new Map<number, any>();
-  const upload = async (x: Float32Array) => {
-    let k = uploads.get(x.length);
-    if (!k) uploads.set(x.length, (k = gpu.createKernel(function (this: { thread: { x: number } }, v: number[]) { return v[this.thread.x]; }, { output: [x.length], pipeline: true, immutable: true })));
-    return k(x);
-  };
+  const upload = deviceUploader(gpu);
   const errs: Record<string, number> = {};
   // [stride, bOffset, cOffset]: (8 + 2N) like the model's x_proj (dt rank 8); an odd rank; C before B
   for (const [S, bo, co] of [[40, 8, 24], [37, 5, 21], [36, 20, 4]]) {
