@@ -108,7 +108,10 @@ export const scatterHelpers = [{ source: storeAt, settings: { argumentTypes: { i
  * Inside a kernel: the four floats BC[4i … 4i+3] of the kernel's array argument named `BC`, as one 16-byte
  * load (i an Integer expression counting quads). Needs `functions: quadLoadHelpers`; src/backend/gpujs/
  * quad-loads.ts patches gpu.js's WGSL for it (the binding becomes `array<vec4<f32>>`, scalar reads of BC
- * still work). webgpu only: a kernel built without the patch throws when gpu.js assembles it.
+ * still work), installed by src/backend/gpu-runtime.ts's getGpu with the scatter-store patch. webgpu only:
+ * where the patch finds WGSL it does not rewrite, assembling the kernel throws; on webasm and cpu, or on a
+ * gpu.js without the patch, this placeholder returns i four times (the scan's callers also store through
+ * storeAt, whose scatterView refuses an unpatched kernel).
  */
 export function loadBC4(i: number): number[] {
   return [i, i, i, i];

@@ -1539,7 +1539,7 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
     // reverse tree: P = carry entering each sub-chunk from the right; slot NT of its top = dh0
     const rs: unknown[] = [];
     if (scatter && (opts.tune?.revLeafChunk ?? true)) {
-      const key = `${L % T === 0}|${q4}|${prefetchOn}`;
+      const key = `${L % T === 0}|${q4}`;
       let fn = revLeafSrc.get(key);
       if (fn === undefined) revLeafSrc.set(key, (fn = revLeafChunkKernelSource(N, L % T === 0, { quadC: q4, prefetch: prefetchOn })));
       rs.push(scatterView(await call(`rleafc${q4 ? '4' : ''}${prefetchOn ? 'p' : ''}`, fn, [ED, NC], { ...yb, ...qc, ...scatterFloats(NC * N * ED) }, [delta, dy, a.A, a.BC], q4Fns) as GpuHandle, NC * N * ED)); // (NC, N, ED)

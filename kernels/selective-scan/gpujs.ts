@@ -521,9 +521,8 @@ function walkParts(N: number, v: ChunkWalkVariant, withZ: boolean, withC: boolea
   body.push(...(v.fromRaw ? softplusLines('dl', 'rawK + bb', '    ') : ['    const dl = deltaK;']));
   const B = (n: number) => (v.quadBC ? `bq${n >> 2}[${n & 3}]` : `BC[${row} * ${c}.BCS + ${c}.BO + ${n}]`);
   const C = (n: number) => (v.quadBC ? `cq${n >> 2}[${n & 3}]` : `BC[${row} * ${c}.BCS + ${c}.CO + ${n}]`);
-  const decay = (n: number) => `Math.exp(dl * a${n})`;
   const aLines = Array.from({ length: N }, (_, n) => `  const a${n} = A[${d} * ${c}.N + ${n}];`);
-  return { c, d, at, row, pre, body, B, C, decay, aLines, args: v.fromRaw ? 'raw' : 'delta' };
+  return { c, d, at, row, pre, body, B, C, aLines, args: v.fromRaw ? 'raw' : 'delta' };
 }
 
 /**
@@ -547,7 +546,7 @@ export function treeReplayChunkKernelSource(N: number, v: ChunkWalkVariant = {})
     `  for (let k = 0; k < ${p.c}.T; k++) {`,
     ...p.body,
     '    const du = dl * uK;',
-    ...ns.map((n) => `    h${n} = ${p.decay(n)} * h${n} + du * ${p.B(n)};`),
+    ...ns.map((n) => `    h${n} = Math.exp(dl * a${n}) * h${n} + du * ${p.B(n)};`),
     '    let y = dd * uK;',
     ...ns.map((n) => `    y += ${p.C(n)} * h${n};`),
     `    storeAt(${p.at(p.row)}, (y * zK) / (1 + Math.exp(-zK)));`,
@@ -587,7 +586,7 @@ function softplusLines(v: string, x: string, pad: string): string[] {
 export function treeLeafChunkKernelSource(N: number, NL: number, full: boolean, v: ChunkWalkVariant = {}): string {
   const p = walkParts(N, v, false, false);
   const ns = Array.from({ length: N }, (_, n) => n);
-  const step = [...ns.map((n) => `h${n} = ${p.decay(n)} * h${n} + du * ${p.B(n)};`), 'w += dl;'];
+  const step = [...ns.map((n) => `h${n} = Math.exp(dl * a${n}) * h${n} + du * ${p.B(n)};`), 'w += dl;'];
   return [
     `function treeLeafChunkKernel(${p.args}, u, A, BC${v.fromRaw ? ', bias' : ''}) {`,
     ...ns.map((n) => `  let h${n} = 0;`),
@@ -806,7 +805,6 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   if (quad && T % 4 !== 0) throw new RangeError(`selective scan: replay layout '${replayLayout}' needs a chunk that is a multiple of 4, got ${T}`);
   const replaySource = scheme === 'tree' ? treeReplayKernelSource(N, quad ? '3d' : replayLayout, opts.replay?.hoistB ?? false) : '';
   const quadSource = quad && !chunkOut ? treeReplayQuadKernelSource(N) : '';
-
   // the leaf as whole-chunk threads, δ fused into it and the output: at 2^20 on the H100 the leaf 3.47 →
   // 2.75 ms at chunk 8 and 2.62 → 1.90 at 32; δ fused (no δ kernel, 1.25 ms; the output +0.4) took chunk 64
   // from 7.41 to 6.29 ms (docs/decisions/selective-scan.md)
