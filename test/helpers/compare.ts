@@ -1,7 +1,6 @@
 // Comparison helpers for kernel tests: the error measure every TOLERANCE entry is stated in, and
 // reading gpu.js results (typed arrays, nested rows, or device handles) back into one flat array.
 
-/** max|got - ref| / max(max|ref|, 1e-30): one number per output tensor. */
 /** Σ over the S partials of a (S, X) result (the split token reductions' second step, in float64). */
 export function sumSplits(P: ArrayLike<number>, S: number, X: number): Float64Array {
   const out = new Float64Array(X);
@@ -9,6 +8,7 @@ export function sumSplits(P: ArrayLike<number>, S: number, X: number): Float64Ar
   return out;
 }
 
+/** max|got - ref| / max(max|ref|, 1e-30): one number per output tensor. */
 export function maxRelErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
   if (got.length !== ref.length) throw new Error(`length mismatch: got ${got.length}, expected ${ref.length}`);
   let maxDiff = 0;
