@@ -17,6 +17,7 @@
 // --profile L1,L2 (log2): per-stage device times (timestamp markers between stages; without
 // timestamps, wall time with a queue sync after every stage).
 import { selectiveScan } from './cpu.js';
+import type { ScanVariant } from './ref.js';
 import { createSelectiveScanKernels, type GpuScanArgs, type GpuScanOptions, type GpuTensor, type ReplayLayout, type ScanScheme, toFlat } from './gpujs.js';
 import { deviceBench, fill, stageTimer, TimestampMarks } from '../bench-util.js';
 import { kernelSettings } from '../gpujs-types.js';
@@ -64,6 +65,7 @@ const upload = (x: Float32Array): Promise<GpuTensor> => {
 const A = fill(ED * N, 3, 2, 0).map((x) => -Math.exp(x + 1.4)); // A = -exp(A_log), A_log ∈ [0.4, 2.4]
 const D = fill(ED, 4), deltaBias = fill(ED, 5, 4, -2);
 const shared = { A: await upload(A), D: await upload(D), deltaBias: await upload(deltaBias), h0: await upload(new Float32Array(ED * N)) };
+const zeroBias = await upload(new Float32Array(ED)); // variant lin: δ is the input itself
 const device = (shared.A as any).context.device;
 // recycled output buffers, as the training engine runs the scan (without, each call's immutable outputs
 // are freshly allocated and zero-filled: 2^20 forward 38–47 ms instead of 33 on the H100)
@@ -78,11 +80,12 @@ const sync = () => device.queue.onSubmittedWorkDone();
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 
 interface Seg { L: number; u: GpuTensor; deltaRaw: GpuTensor; z: GpuTensor; BC: GpuTensor }
-async function inputs(L: number, S: number, set: number): Promise<Seg[]> {
+/** Input segments; `lin` (variant lin, no softplus): deltaRaw is δ itself, in [0.001, 0.101) as Mamba's dt init. */
+async function inputs(L: number, S: number, set: number, lin = false): Promise<Seg[]> {
   const segs: Seg[] = [];
   for (let t0 = 0, i = 0; t0 < L; t0 += S, i++) {
     const n = Math.min(S, L - t0), s = 100 * set + 10 * i;
-    segs.push({ L: n, u: await gen(n, ED, s + 1, 1, 0), deltaRaw: await gen(n, ED, s + 2, 2, -1), z: await gen(n, ED, s + 3, 1, 0), BC: await gen(n, 2 * N, s + 4, 2, 0) });
+    segs.push({ L: n, u: await gen(n, ED, s + 1, 1, 0), deltaRaw: lin ? await gen(n, ED, s + 2, 0.1, 0.051) : await gen(n, ED, s + 2, 2, -1), z: await gen(n, ED, s + 3, 1, 0), BC: await gen(n, 2 * N, s + 4, 2, 0) });
   }
   await sync();
   return segs;
@@ -91,10 +94,11 @@ const free = (segs: Seg[]) => { for (const s of segs) for (const k of ['u', 'del
 
 type Kernels = ReturnType<typeof createSelectiveScanKernels>;
 /** One forward over all segments, carrying the state; returns the last hL handle (caller deletes). */
-async function forward(k: Kernels, segs: Seg[], profile?: (stage: string) => Promise<void>): Promise<GpuTensor> {
+async function forward(k: Kernels, segs: Seg[], profile?: (stage: string) => Promise<void>, variant: ScanVariant = {}): Promise<GpuTensor> {
   let h: GpuTensor = shared.h0;
   for (const s of segs) {
-    const r = await k.run({ ...s, ED, N, ...shared, h0: h, bcStride: 2 * N, bOffset: 0, cOffset: N } as GpuScanArgs, { profile });
+    const bias = variant.deltaSoftplus === false ? { deltaBias: zeroBias } : {};
+    const r = await k.run({ ...s, ED, N, ...shared, ...bias, h0: h, bcStride: 2 * N, bOffset: 0, cOffset: N, ...variant } as GpuScanArgs, { profile });
     (r.out as any).delete();
     if (h !== shared.h0) (h as any).delete();
     h = r.hL;
@@ -107,9 +111,15 @@ const rows: Row[] = [];
 const profiles: Array<{ config: string; scheme: string; chunk: number; L: number; wall: boolean; stages: Record<string, number>; launches: number }> = [];
 const checks: Array<Record<string, unknown>> = [];
 
-// scheme:chunk[:layout[-hoist][+leaf][+fuse][+q1][+nopf]] — e.g. tree:8:1d-hoist, tree:32:chunk+leaf+fuse (leaf: the
-// whole-chunk leaf; fuse: δ computed in the leaf and the output kernel; q1: B and C loaded one float at a
-// time instead of as 16-byte quads; nopf: the next token's inputs not loaded ahead)
+// scheme:chunk[:layout[-hoist][+leaf][+fuse][+q1][+nopf][+nogate][+lin]] — e.g. tree:8:1d-hoist, tree:32:chunk+leaf+fuse
+// (leaf: the whole-chunk leaf; fuse: δ computed in the leaf and the output kernel; q1: B and C loaded one float
+// at a time instead of as 16-byte quads; nopf: the next token's inputs not loaded ahead; nogate: no z, out = y
+// (mamba_ssm's z=None); lin: δ = deltaRaw + bias, no softplus (delta_softplus=False). With both, the scan is the
+// issue's plain one: u, Δ, B, C in, y out, the shape its floors count)
+function variantOf(lay: string | undefined): ScanVariant {
+  const flags = (lay ?? '').split('+');
+  return { ...(flags.includes('nogate') ? { gate: false } : {}), ...(flags.includes('lin') ? { deltaSoftplus: false } : {}) };
+}
 function replayOf(lay: string | undefined): GpuScanOptions['replay'] {
   if (!lay) return undefined;
   const [l, ...flags] = lay.split('+');
@@ -122,13 +132,14 @@ const configs: string[] = argv.includes('--configs') ? opt('configs', '').split(
 for (const cfg of configs) {
   const [scheme, c, lay] = cfg.split(':') as [ScanScheme, string, string | undefined];
   const chunk = Number(c);
-  const replay = replayOf(lay);
+  const replay = replayOf(lay), variant = variantOf(lay);
   const k = createSelectiveScanKernels(gpu, { ED, N, chunk, scheme, maxBindingBytes, replay });
   const S = 2 ** Math.floor(Math.log2(k.segmentLength(2 * N)));
   for (let e = lmin; e <= lmax; e++) {
     const L = 2 ** e;
-    const sets = [await inputs(L, S, 0), await inputs(L, S, 1)];
-    for (const set of sets) (await forward(k, set) as any).delete(); // warm-up: compile + first touch
+    const lin = variant.deltaSoftplus === false;
+    const sets = [await inputs(L, S, 0, lin), await inputs(L, S, 1, lin)];
+    for (const set of sets) (await forward(k, set, undefined, variant) as any).delete(); // warm-up: compile + first touch
     await sync();
     const wall: number[] = [], dev: number[] = [];
     for (let r = 0; r < repeats; r++) {
@@ -136,7 +147,7 @@ for (const cfg of configs) {
       await sync();
       const t0 = performance.now();
       stamps.mark();
-      const h = await forward(k, set);
+      const h = await forward(k, set, undefined, variant);
       stamps.mark();
       await sync();
       wall.push(performance.now() - t0);
@@ -153,7 +164,7 @@ for (const cfg of configs) {
         for (let r = 0; r < 5; r++) {
           const timer = stageTimer(stamps, wallMode, sync);
           await timer.begin();
-          const h = await forward(k, sets[r % 2], timer.onStage);
+          const h = await forward(k, sets[r % 2], timer.onStage, variant);
           const acc = await timer.end();
           (h as any).delete();
           for (const [nm, v] of Object.entries(acc)) (per[nm] ??= []).push(v);
@@ -180,26 +191,38 @@ if (flag('check')) {
     const out = await toFlat(rt0.out, L * ED), hL = await toFlat(rt0.hL, ED * N);
     const hsOut = await toFlat(rh.out, L * ED);
     const c: Record<string, unknown> = { L, vs: 'hillis-steele (gpu)', out: err(out, hsOut), hL: err(hL, await toFlat(rh.hL, ED * N)) };
-    // every --configs tree configuration against the same
-    for (const cfg of argv.includes('--configs') ? configs.filter((x) => x.startsWith('tree:')) : []) {
-      const [, ch, lay] = cfg.split(':');
-      const r = await createSelectiveScanKernels(gpu, { ED, N, chunk: Number(ch), maxBindingBytes, replay: replayOf(lay) }).run(args);
-      c[`${cfg} out`] = err(await toFlat(r.out, L * ED), hsOut);
-      c[`${cfg} hL`] = err(await toFlat(r.hL, ED * N), await toFlat(rh.hL, ED * N));
-      (r.out as any).delete();
-      (r.hL as any).delete();
-    }
+    // the float32 CPU scan, where it is quick, of a variant (default: the model's scan)
+    // (variant lin: δ itself as deltaRaw, in [0.001, 0.101), and a zero bias)
+    const rawLin = await gen(L, ED, 78, 0.1, 0.051);
+    const linArgs = (v: ScanVariant) => (v.deltaSoftplus === false ? { deltaRaw: rawLin, deltaBias: zeroBias } : {});
+    let cpu: ((v: ScanVariant) => ReturnType<typeof selectiveScan>) | null = null;
     if (L < 10000) {
       const BC = await toFlat(s.BC, L * 2 * N);
       const B = new Float32Array(L * N), C = new Float32Array(L * N);
       for (let t = 0; t < L; t++) { B.set(BC.subarray(t * 2 * N, t * 2 * N + N), t * N); C.set(BC.subarray(t * 2 * N + N, t * 2 * N + 2 * N), t * N); }
-      const ref = selectiveScan({ L, ED, N, u: await toFlat(s.u, L * ED), deltaRaw: await toFlat(s.deltaRaw, L * ED), z: await toFlat(s.z, L * ED), A, B, C, D, deltaBias, h0: await toFlat(h0, ED * N) });
+      const a = { L, ED, N, u: await toFlat(s.u, L * ED), deltaRaw: await toFlat(s.deltaRaw, L * ED), z: await toFlat(s.z, L * ED), A, B, C, D, deltaBias, h0: await toFlat(h0, ED * N) };
+      const aLin = { ...a, deltaRaw: await toFlat(rawLin, L * ED), deltaBias: new Float32Array(ED) };
+      cpu = (v) => selectiveScan(v.deltaSoftplus === false ? aLin : a, v);
+      const ref = cpu({});
       c.cpuOut = err(out, ref.out);
       c.cpuHL = err(hL, ref.hL);
     }
+    // every --configs tree configuration against the same: hillis-steele, or for the variants (nogate, lin),
+    // which only the whole-chunk kernels run, the CPU scan of the variant
+    for (const cfg of argv.includes('--configs') ? configs.filter((x) => x.startsWith('tree:')) : []) {
+      const [, ch, lay] = cfg.split(':');
+      const variant = variantOf(lay), plain = Object.keys(variant).length > 0;
+      if (plain && !cpu) continue;
+      const r = await createSelectiveScanKernels(gpu, { ED, N, chunk: Number(ch), maxBindingBytes, replay: replayOf(lay) }).run({ ...args, ...linArgs(variant), ...variant });
+      const want = plain ? cpu!(variant) : null;
+      c[`${cfg} out${plain ? ' vs cpu' : ''}`] = err(await toFlat(r.out, L * ED), want ? want.out : hsOut);
+      c[`${cfg} hL${plain ? ' vs cpu' : ''}`] = err(await toFlat(r.hL, ED * N), want ? want.hL : await toFlat(rh.hL, ED * N));
+      (r.out as any).delete();
+      (r.hL as any).delete();
+    }
     checks.push(c);
     log(`check L=${L}: ${JSON.stringify(c)}`);
-    for (const x of [rt0.out, rt0.hL, rh.out, rh.hL, h0]) (x as any).delete();
+    for (const x of [rt0.out, rt0.hL, rh.out, rh.hL, h0, rawLin]) (x as any).delete();
     free([s]);
   }
 }

@@ -11,10 +11,11 @@
 // stored per position: the forward can keep the state at chunk starts, (⌈L/chunk⌉, ED, N), and the
 // backward recomputes each chunk's states from those, running the chunks in reverse.
 import {
-  type SelectiveScanArgs, type SelectiveScanGrads, type SelectiveScanResult, checkSelectiveScanArgs,
+  type ScanVariant, type SelectiveScanArgs, type SelectiveScanGrads, type SelectiveScanResult, checkSelectiveScanArgs,
 } from './ref.js';
 
-export interface CpuScanOptions {
+/** Forward options; `gate` and `deltaSoftplus` as ScanVariant (ref.ts). */
+export interface CpuScanOptions extends ScanVariant {
   /** channel range [d0, d1) to compute (default all); outputs outside it are left untouched */
   d0?: number;
   d1?: number;
@@ -58,13 +59,14 @@ export function selectiveScan(a: SelectiveScanArgs<Float32Array>, o: CpuScanOpti
   const chunk = o.chunk ?? 0;
   if (chunk && !(Number.isInteger(chunk) && chunk > 0)) throw new RangeError(`selective scan: chunk = ${chunk} must be a positive integer`);
   const boundaries = chunk ? new Float32Array(Math.ceil(L / chunk) * ED * N) : undefined; // (⌈L/chunk⌉, ED, N)
+  const sp = o.deltaSoftplus !== false, gate = o.gate !== false;
   for (let t = 0; t < L; t++) {
     if (boundaries && t % chunk === 0) boundaries.set(h.subarray(d0 * N, d1 * N), (t / chunk) * ED * N + d0 * N);
     const row = t * ED;
     const bc = t * N;
     for (let d = d0; d < d1; d++) {
       const ut = u[row + d];
-      const delta = softplus(deltaRaw[row + d] + deltaBias[d]);
+      const delta = sp ? softplus(deltaRaw[row + d] + deltaBias[d]) : deltaRaw[row + d] + deltaBias[d];
       const du = delta * ut;
       let y = D[d] * ut;
       const base = d * N;
@@ -74,7 +76,7 @@ export function selectiveScan(a: SelectiveScanArgs<Float32Array>, o: CpuScanOpti
         y += C[bc + n] * hn;
       }
       const zt = z[row + d];
-      out[row + d] = (y * zt) / (1 + Math.exp(-zt));
+      out[row + d] = gate ? (y * zt) / (1 + Math.exp(-zt)) : y;
     }
   }
   return boundaries ? { out, hL, boundaries } : { out, hL };

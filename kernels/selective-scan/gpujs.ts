@@ -490,6 +490,10 @@ export function treeReplayQuadKernelSource(N: number): string {
  */
 export interface ChunkWalkVariant {
   fromRaw?: boolean; saveY?: boolean; quadBC?: boolean; prefetch?: boolean;
+  /** with fromRaw: δ = deltaRaw + bias, no softplus (mamba_ssm's delta_softplus=False) */
+  linearDelta?: boolean;
+  /** output only: no z, the output is y = C·h + D·u itself (mamba_ssm's z=None) */
+  ungated?: boolean;
 }
 
 /** The per-token lines shared by the whole-chunk kernels: loads of token `row` (or ahead) and δ. */
@@ -518,7 +522,8 @@ function walkParts(N: number, v: ChunkWalkVariant, withZ: boolean, withC: boolea
   } else {
     body.push(...loads(row).map(([x, e]) => `    const ${x} = ${e};`));
   }
-  body.push(...(v.fromRaw ? softplusLines('dl', 'rawK + bb', '    ') : ['    const dl = deltaK;']));
+  if (v.linearDelta && !v.fromRaw) throw new RangeError('selective scan: linearDelta applies to kernels that take deltaRaw (fromRaw)');
+  body.push(...(!v.fromRaw ? ['    const dl = deltaK;'] : v.linearDelta ? ['    const dl = rawK + bb;'] : softplusLines('dl', 'rawK + bb', '    ')));
   const B = (n: number) => (v.quadBC ? `bq${n >> 2}[${n & 3}]` : `BC[${row} * ${c}.BCS + ${c}.BO + ${n}]`);
   const C = (n: number) => (v.quadBC ? `cq${n >> 2}[${n & 3}]` : `BC[${row} * ${c}.BCS + ${c}.CO + ${n}]`);
   const aLines = Array.from({ length: N }, (_, n) => `  const a${n} = A[${d} * ${c}.N + ${n}];`);
@@ -534,10 +539,11 @@ function walkParts(N: number, v: ChunkWalkVariant, withZ: boolean, withC: boolea
  * (a partial last chunk) read past the inputs (robust access) into padding rows of the (NC·T, ED) result.
  */
 export function treeReplayChunkKernelSource(N: number, v: ChunkWalkVariant = {}): string {
-  const p = walkParts(N, v, true, true);
+  if (v.ungated && v.saveY) throw new RangeError('selective scan: saveY stores y before the gate; an ungated output is y already');
+  const p = walkParts(N, v, !v.ungated, true);
   const ns = Array.from({ length: N }, (_, n) => n);
   return [
-    `function treeReplayChunkKernel(${p.args}, u, A, BC, D, z, S${v.fromRaw ? ', bias' : ''}) {`,
+    `function treeReplayChunkKernel(${p.args}, u, A, BC, D, ${v.ungated ? '' : 'z, '}S${v.fromRaw ? ', bias' : ''}) {`,
     ...ns.map((n) => `  let h${n} = S[(this.thread.y * ${p.c}.N + ${n}) * ${p.c}.ED + ${p.d}];`),
     ...p.aLines,
     `  const dd = D[${p.d}];`,
@@ -549,7 +555,7 @@ export function treeReplayChunkKernelSource(N: number, v: ChunkWalkVariant = {})
     ...ns.map((n) => `    h${n} = Math.exp(dl * a${n}) * h${n} + du * ${p.B(n)};`),
     '    let y = dd * uK;',
     ...ns.map((n) => `    y += ${p.C(n)} * h${n};`),
-    `    storeAt(${p.at(p.row)}, (y * zK) / (1 + Math.exp(-zK)));`,
+    `    storeAt(${p.at(p.row)}, ${v.ungated ? 'y' : '(y * zK) / (1 + Math.exp(-zK))'});`,
     ...(v.saveY ? [`    storeAt(${p.c}.YOFF + ${p.at(p.row)}, y);`] : []), // the pre-gate output, for the backward's dZ
     '  }',
     '  return 0;',
@@ -616,7 +622,16 @@ export interface GpuScanArgs {
   L: number;
   ED: number;
   N: number;
-  u: GpuTensor; deltaRaw: GpuTensor; A: GpuTensor; D: GpuTensor; z: GpuTensor; deltaBias: GpuTensor;
+  u: GpuTensor; deltaRaw: GpuTensor; A: GpuTensor; D: GpuTensor; deltaBias: GpuTensor;
+  /** (L, ED) gate: out = y·silu(z); not read with `gate: false` */
+  z?: GpuTensor;
+  /**
+   * false: out = y itself, no gate and no z (mamba_ssm's z=None); default true. With `deltaSoftplus: false`,
+   * δ = deltaRaw + deltaBias, no softplus (delta_softplus=False); default true. Either needs device inputs and
+   * the whole-chunk kernels (scheme 'tree', layout 'chunk', leaf 'chunk') and no `save`: the backward assumes both.
+   */
+  gate?: boolean;
+  deltaSoftplus?: boolean;
   /** separate (L, N) B and C … */
   B?: GpuTensor;
   C?: GpuTensor;
@@ -822,7 +837,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   const outChunkSource = (v: ChunkWalkVariant) => memo(`out|${JSON.stringify(v)}`, () => treeReplayChunkKernelSource(N, v));
   const leafChunkSource = (NL: number, full: boolean, v: ChunkWalkVariant) => memo(`leaf|${NL}|${full}|${JSON.stringify(v)}`, () => treeLeafChunkKernelSource(N, NL, full, v));
 
-  type Seg = { u: GpuTensor; raw: GpuTensor; z: GpuTensor; BC: GpuTensor; A: GpuTensor; D: GpuTensor; bias: GpuTensor; h0: GpuTensor };
+  type Seg = { u: GpuTensor; raw: GpuTensor; z: GpuTensor; BC: GpuTensor; A: GpuTensor; D: GpuTensor; bias: GpuTensor; h0: GpuTensor; gate?: boolean; softplus?: boolean };
   const noProfile = async () => {};
 
   /** One segment, tree scheme (see the header). */
@@ -838,12 +853,19 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const fns = { ...pipe, functions: integerHelpers };
     // B_t and C_t as 16-byte quads in the whole-chunk kernels, where the packed layout allows it
     const q = quadLoads && bc.BCS % 4 === 0 && bc.BO % 4 === 0 && bc.CO % 4 === 0;
-    const walk: ChunkWalkVariant = { quadBC: q, prefetch };
+    // mamba_ssm's z=None and delta_softplus=False (the issue's plain scan: u, Δ, B, C in, y out)
+    const ungated = s.gate === false, linearDelta = s.softplus === false;
+    const lin = linearDelta ? { linearDelta } : {};
+    const walk: ChunkWalkVariant = { quadBC: q, prefetch, ...lin, ...(ungated ? { ungated } : {}) };
+    const vs = `${ungated ? 'u' : ''}${linearDelta ? 'l' : ''}`;
+    if ((ungated || linearDelta) && !(leafChunk && keep && !save)) {
+      throw new RangeError("selective scan: `gate: false` and `deltaSoftplus: false` need device inputs, scheme 'tree' with layout and leaf 'chunk' (a chunk that is a multiple of 4, webgpu), and no `save`");
+    }
     const chunkFns = q ? [...scatterHelpers, ...quadLoadHelpers] : scatterHelpers;
     const qc: Record<string, number> = q ? { BCS4: bc.BCS / 4, BO4: bc.BO / 4, CO4: bc.CO / 4 } : {};
     const qs = `${q ? '4' : ''}${prefetch ? 'p' : ''}`;
     // δ fused into the leaf and the output (not when the backward takes δ from `save`)
-    const fused = fuseDelta && keep && !save;
+    const fused = (fuseDelta || linearDelta) && keep && !save;
     let delta: unknown = null;
     if (!fused) {
       const kd = kernel('delta', deltaKernel, [ED, LS], base, kinds(s.raw, s.bias), kept);
@@ -854,7 +876,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const NL = leafSlots(N, quad), n1 = (l: number) => (l === 0 ? NL : N + 1); // slots per node of level l
     if (leafChunk && keep) {
       // a whole chunk per thread, stored into the same (NC, NL, ED) layout (storeAt)
-      const kl = kernel((fused ? 'leafcr' : 'leafc') + qs, leafChunkSource(NL, LS % T === 0, { ...walk, fromRaw: fused }), [ED, NC], { ...base, ...qc, ...scatterFloats(NC * NL * ED) },
+      const kl = kernel((fused ? 'leafcr' : 'leafc') + qs + (linearDelta ? 'l' : ''), leafChunkSource(NL, LS % T === 0, { quadBC: q, prefetch, fromRaw: fused, ...lin }), [ED, NC], { ...base, ...qc, ...scatterFloats(NC * NL * ED) },
         fused ? kinds(s.raw, s.u, s.A, s.BC, s.bias) : kinds(s.u, s.A, s.BC), { ...kept, functions: chunkFns });
       sums.push(scatterView(await (fused ? kl(s.raw, s.u, s.A, s.BC, s.bias) : kl(delta, s.u, s.A, s.BC)) as GpuHandle, NC * NL * ED)); // (NC, NL, ED)
     } else if (NL === N + 4) {
@@ -900,9 +922,10 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
       await profile('out');
     } else if (chunkOut && keep) {
       // T outputs per thread, stored into (NC·T, ED) rows through storeAt (scatter-stores.ts)
-      const kc = kernel((fused ? 'outcr' : 'outc') + qs, outChunkSource({ ...walk, fromRaw: fused }), [ED, NC], { ...base, ...qc, ...scatterFloats(NC * T * ED) },
-        fused ? kinds(s.raw, s.u, s.A, s.BC, s.D, s.z, s.bias) : kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, functions: chunkFns });
-      out = scatterView(await (fused ? kc(s.raw, s.u, s.A, s.BC, s.D, s.z, starts, s.bias) : kc(delta, s.u, s.A, s.BC, s.D, s.z, starts)) as GpuHandle, NC * T * ED); // (NC·T, ED)
+      const gz = ungated ? [] : [s.z]; // no z argument where ungated
+      const kc = kernel((fused ? 'outcr' : 'outc') + qs + vs, outChunkSource({ ...walk, fromRaw: fused }), [ED, NC], { ...base, ...qc, ...scatterFloats(NC * T * ED) },
+        fused ? kinds(s.raw, s.u, s.A, s.BC, s.D, ...gz, s.bias) : kinds(s.u, s.A, s.BC, s.D, ...gz), { pipeline: true, immutable: true, functions: chunkFns });
+      out = scatterView(await (fused ? kc(s.raw, s.u, s.A, s.BC, s.D, ...gz, starts, s.bias) : kc(delta, s.u, s.A, s.BC, s.D, ...gz, starts)) as GpuHandle, NC * T * ED); // (NC·T, ED)
       await profile('out');
     } else if (quad && keep) {
       // four outputs per thread, stored straight into (NC·T, ED) rows: thread (d, q, c) writes rows
@@ -957,6 +980,9 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
 
   async function segment(LS: number, s: Seg, bc: { BCS: number; BO: number; CO: number }, keep: boolean, runOpts: GpuScanRunOptions, WC = 0): Promise<{ out: unknown; hL: unknown; saved?: GpuScanSaved }> {
     const profile = runOpts.profile ?? noProfile;
+    if ((s.gate === false || s.softplus === false) && (runOpts.naive || scheme !== 'tree')) {
+      throw new RangeError("selective scan: `gate: false` and `deltaSoftplus: false` need scheme 'tree' (not the naive baseline)");
+    }
     if (runOpts.naive) {
       const c: ScanConsts = { ED, N, T, NC: Math.ceil(LS / T), LS, ...bc };
       const kn = kernel('naive', naiveFinalStateKernel, [N, ED], c, kinds(s.raw, s.bias, s.u, s.A, s.BC, s.h0), { pipeline: true, immutable: keep });
@@ -1009,16 +1035,19 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     }
     if (bcs.BO + N > bcs.BCS || bcs.CO + N > bcs.BCS) throw new RangeError(`selective scan: BC layout stride=${bcs.BCS} bOffset=${bcs.BO} cOffset=${bcs.CO} does not hold N=${N} columns each`);
     const h0 = a.h0 ?? new Float32Array(ED * N);
+    if (!a.z && a.gate !== false) throw new RangeError('selective scan: z is missing; pass it, or `gate: false` for an output without the gate');
     const device = [a.u, a.deltaRaw, a.z, BC].some(isHandle);
     const LSmax = segmentLength(ED, N, T, bcs.BCS, maxBindingBytes, opts.maxSegment, scheme);
     if (device) {
       if (L > LSmax) throw new RangeError(`selective scan: L=${L} exceeds one segment (${LSmax} tokens) for device inputs; stream it in calls carrying hL`);
       if (L < 1) throw new RangeError('selective scan: device inputs need L ≥ 1');
       const WC = windowChunks(a.window, L, T, scheme);
-      const r = await segment(L, { u: a.u, raw: a.deltaRaw, z: a.z, BC, A: a.A, D: a.D, bias: a.deltaBias, h0 }, bcs, true, runOpts, WC);
+      const r = await segment(L, { u: a.u, raw: a.deltaRaw, z: a.z as GpuTensor, BC, A: a.A, D: a.D, bias: a.deltaBias, h0, gate: a.gate, softplus: a.deltaSoftplus }, bcs, true, runOpts, WC);
       return { out: r.out as GpuTensor, hL: r.hL as GpuTensor, ...(r.saved ? { saved: r.saved } : {}) };
     }
-    if (a.window !== undefined || runOpts.save) throw new RangeError('selective scan: `window` and `save` need device inputs');
+    if (a.window !== undefined || runOpts.save || a.gate === false || a.deltaSoftplus === false) {
+      throw new RangeError('selective scan: `window`, `save`, `gate: false` and `deltaSoftplus: false` need device inputs');
+    }
     const host = [a.u, a.deltaRaw, a.z, BC] as Float32Array[];
     const out = new Float32Array(L * ED);
     let h: GpuTensor = h0;

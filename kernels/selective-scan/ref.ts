@@ -1,7 +1,8 @@
 // Selective scan (Mamba-1 "S6", diagonal A): float64 sequential reference, forward and backward.
 // It follows mamba_ssm's `selective_scan_ref` (mamba_ssm/ops/selective_scan_interface.py) with
 // delta_softplus=True, delta_bias, D and z given, one B/C group, and adds an initial state h0 so that
-// a long sequence can be streamed chunk by chunk (the reference starts from zeros = h0 absent).
+// a long sequence can be streamed chunk by chunk (the reference starts from zeros = h0 absent). The forward
+// also runs mamba_ssm's z=None and delta_softplus=False (ScanVariant below).
 // It is the ground truth the float32 CPU and gpu.js versions are tested against, not a fast path:
 // the backward stores every state, O(L·ED·N) float64. Its backward agrees with central finite
 // differences to TOLERANCE.finiteDifference (1e-6); float32 versions are held to 1e-4 against it.
@@ -98,23 +99,34 @@ export function silu(x: number): number {
   return x * sigmoid(x);
 }
 
+/**
+ * Forward variants, as mamba_ssm's selective_scan_fn arguments: `gate: false` is z=None (out = y, z not
+ * read), `deltaSoftplus: false` is delta_softplus=False (δ = deltaRaw + deltaBias). Both default true, the
+ * model's scan; the backward functions take the defaults only.
+ */
+export interface ScanVariant {
+  gate?: boolean;
+  deltaSoftplus?: boolean;
+}
+
 /** Forward, sequential over t. Returns out (L, ED) and the final state hL (ED, N). */
-export function selectiveScanRef(a: SelectiveScanArgs<Float64Array>): SelectiveScanResult<Float64Array> {
+export function selectiveScanRef(a: SelectiveScanArgs<Float64Array>, v: ScanVariant = {}): SelectiveScanResult<Float64Array> {
   checkSelectiveScanArgs(a);
+  const dt = v.deltaSoftplus === false ? (x: number) => x : softplus, gate = v.gate !== false;
   const { L, ED, N, u, deltaRaw, A, B, C, D, z, deltaBias } = a;
   const h = a.h0 ? Float64Array.from(a.h0) : new Float64Array(ED * N); // (ED, N) running state
   const out = new Float64Array(L * ED); // (L, ED)
   for (let t = 0; t < L; t++) {
     for (let d = 0; d < ED; d++) {
       const ut = u[t * ED + d];
-      const delta = softplus(deltaRaw[t * ED + d] + deltaBias[d]);
+      const delta = dt(deltaRaw[t * ED + d] + deltaBias[d]);
       let y = D[d] * ut;
       for (let n = 0; n < N; n++) {
         const i = d * N + n;
         h[i] = Math.exp(delta * A[i]) * h[i] + delta * B[t * N + n] * ut;
         y += C[t * N + n] * h[i];
       }
-      out[t * ED + d] = y * silu(z[t * ED + d]);
+      out[t * ED + d] = gate ? y * silu(z[t * ED + d]) : y;
     }
   }
   return { out, hL: h };

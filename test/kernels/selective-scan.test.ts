@@ -3,7 +3,7 @@
 // calls) == one call; chunked CPU backward == reference backward.
 import test from 'ava';
 import {
-  type SelectiveScanArgs, selectiveScanRef, selectiveScanBackwardRef, softplus,
+  type ScanVariant, type SelectiveScanArgs, selectiveScanRef, selectiveScanBackwardRef, silu, softplus,
 } from '../../kernels/selective-scan/ref.js';
 import { allocGrads, selectiveScan, selectiveScanBackward } from '../../kernels/selective-scan/cpu.js';
 import { createSelectiveScanKernels } from '../../kernels/selective-scan/gpujs.js';
@@ -224,6 +224,87 @@ for (const [L, ED, N, chunk] of [[1, 5, 16, 64], [3, 33, 1, 2], [257, 5, 16, 16]
   t.log(`max rel err: ${fmt(errs)}`);
   for (const e of Object.values(errs)) t.true(e < TOLERANCE.forward);
   t.throws(() => createSelectiveScanKernels(gpu, { ED: 4, N: 4, chunk: 6, replay: { layout: 'quad' } }), { instanceOf: RangeError });
+});
+
+/**
+ * The same sequence for the variants without softplus: a small bias' = bias / 1000 and deltaRaw' = δ − bias',
+ * so that deltaRaw' + bias' is the default variant's δ = softplus(raw + bias) (positive, the sizes a trained
+ * model sees; a small bias' keeps float32 inputs from cancelling).
+ */
+function linearArgs(a: SelectiveScanArgs<Float64Array>): SelectiveScanArgs<Float64Array> {
+  const deltaBias = a.deltaBias.map((b) => b / 1000);
+  const deltaRaw = a.deltaRaw.map((x, i) => softplus(x + a.deltaBias[i % a.ED]) - deltaBias[i % a.ED]);
+  return { ...a, deltaRaw, deltaBias };
+}
+const VARIANTS: Array<[string, ScanVariant]> = [['gate: false', { gate: false }], ['deltaSoftplus: false', { deltaSoftplus: false }], ['both', { gate: false, deltaSoftplus: false }]];
+
+test('ref and cpu variants: gate: false is y before the gate, deltaSoftplus: false takes raw + bias as δ (mamba_ssm z=None, delta_softplus=False)', (t) => {
+  const a = randomArgs(41, 37, 5, 6, true);
+  const full = selectiveScanRef(a);
+  // the gate: the default output is the ungated one times silu(z)
+  const ungated = selectiveScanRef(a, { gate: false });
+  const gated = ungated.out.map((y, i) => y * silu(a.z[i]));
+  const eGate = maxRelErr(gated, full.out);
+  // δ as given: the default sequence with δ − bias passed as deltaRaw
+  const lin = linearArgs(a);
+  const eLin = Math.max(maxRelErr(selectiveScanRef(lin, { deltaSoftplus: false }).out, full.out), maxRelErr(selectiveScanRef(lin, { deltaSoftplus: false }).hL, full.hL));
+  const errs: Record<string, number> = { 'ref gate': eGate, 'ref linear δ': eLin };
+  for (const [name, v] of VARIANTS) {
+    const args = v.deltaSoftplus === false ? lin : a;
+    const ref = selectiveScanRef(args, v), c = selectiveScan(toF32(args), v);
+    errs[`cpu ${name} out`] = maxRelErr(c.out, ref.out);
+    errs[`cpu ${name} hL`] = maxRelErr(c.hL, ref.hL);
+  }
+  t.log(`max rel err: ${fmt(errs)}`);
+  t.true(eGate < 1e-12 && eLin < 1e-12, 'the variants are the default scan without its gate / softplus');
+  t.true(maxRelErr(ungated.out, full.out) > 0.1, 'the gate changes the output');
+  for (const [k, e] of Object.entries(errs)) t.true(e < TOLERANCE.forward, `${k}: ${e}`);
+});
+
+(probe.ok ? test : test.skip)('webgpu: gate: false (no z) and deltaSoftplus: false on device inputs == reference (chunks 8 and 12, quads or single floats, with and without prefetch); refused where the kernels do not run them', async (t) => {
+  const gpu = await getGpu('webgpu');
+  const a = randomArgs(43, 203, 9, 16, true);
+  const upload = deviceUploader(gpu);
+  const BC = new Float32Array(a.L * 2 * a.N);
+  for (let i = 0; i < a.L; i++) { BC.set(f32(a.B.subarray(i * a.N, (i + 1) * a.N)), i * 2 * a.N); BC.set(f32(a.C.subarray(i * a.N, (i + 1) * a.N)), i * 2 * a.N + a.N); }
+  const lin = linearArgs(a);
+  const common = {
+    L: a.L, ED: a.ED, N: a.N, u: await upload(f32(a.u)), A: await upload(f32(a.A)), D: await upload(f32(a.D)),
+    BC: await upload(BC), bcStride: 2 * a.N, bOffset: 0, cOffset: a.N, h0: await upload(f32(a.h0!)),
+  };
+  const delta = {
+    softplus: { deltaRaw: await upload(f32(a.deltaRaw)), deltaBias: await upload(f32(a.deltaBias)) },
+    linear: { deltaRaw: await upload(f32(lin.deltaRaw)), deltaBias: await upload(f32(lin.deltaBias)) },
+  };
+  const z = await upload(f32(a.z));
+  const errs: Record<string, number> = {};
+  const kernelSets: Array<[string, Parameters<typeof createSelectiveScanKernels>[1]]> = [
+    ['chunk 8', { ED: a.ED, N: a.N }], ['chunk 12, single floats', { ED: a.ED, N: a.N, chunk: 12, replay: { quadLoads: false } }],
+    ['chunk 8, no prefetch', { ED: a.ED, N: a.N, replay: { prefetch: false } }], ['chunk 8, δ kernel otherwise', { ED: a.ED, N: a.N, replay: { fuseDelta: false } }],
+  ];
+  for (const [kname, o] of kernelSets) {
+    const k = createSelectiveScanKernels(gpu, o);
+    for (const [name, v] of VARIANTS) {
+      const linear = v.deltaSoftplus === false;
+      const ref = selectiveScanRef(linear ? lin : a, v);
+      // no z where the output has no gate
+      const r = await k.run({ ...common, ...(linear ? delta.linear : delta.softplus), ...(v.gate === false ? {} : { z }), ...v });
+      errs[`${kname}, ${name} out`] = maxRelErr((await readFlat(r.out)).subarray(0, a.L * a.ED), ref.out);
+      errs[`${kname}, ${name} hL`] = maxRelErr(await readFlat(r.hL), ref.hL);
+      (r.out as any).delete();
+      (r.hL as any).delete();
+    }
+  }
+  t.log(`max rel err: ${fmt(errs)}`);
+  for (const [k, e] of Object.entries(errs)) t.true(e < TOLERANCE.forward, `${k}: ${e}`);
+  // refused: host inputs, a saved tree, kernels other than the whole-chunk ones, and z missing with the gate on
+  const k8 = createSelectiveScanKernels(gpu, { ED: a.ED, N: a.N });
+  const dev = { ...common, ...delta.softplus, z };
+  await t.throwsAsync(() => k8.run({ ...toF32(a), gate: false }), { instanceOf: RangeError, message: /device inputs/ });
+  await t.throwsAsync(() => k8.run({ ...dev, deltaSoftplus: false }, { save: true }), { instanceOf: RangeError, message: /save/ });
+  await t.throwsAsync(() => createSelectiveScanKernels(gpu, { ED: a.ED, N: a.N, replay: { layout: '3d' } }).run({ ...dev, gate: false }), { instanceOf: RangeError });
+  await t.throwsAsync(() => createSelectiveScanKernels(gpu, { ED: a.ED, N: a.N, scheme: 'hillis-steele' }).run({ ...dev, gate: false }), { instanceOf: RangeError });
+  await t.throwsAsync(() => k8.run({ ...dev, z: undefined }), { instanceOf: RangeError, message: /z is missing/ });
 });
 
 (probe.ok ? test : test.skip)('webgpu: packed B/C layouts (x_proj rows: stride and offsets) — quads where they are multiples of 4, single floats otherwise, saved tree included', async (t) => {
