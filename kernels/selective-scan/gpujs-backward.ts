@@ -1766,6 +1766,9 @@ export function createSelectiveScanBackwardKernels(gpu: GpuJsLike, opts: GpuScan
   async function runDeviceNow(a: GpuScanBackwardDeviceArgs, dOut: ScanHandle, dhL: ScanHandle, runOpts: GpuScanBackwardRunOptions): Promise<GpuScanGradHandles> {
     const { L } = a;
     if (a.ED !== ED || a.N !== N) throw new RangeError(`selective scan backward: kernels built for ED=${ED} N=${N}, called with ED=${a.ED} N=${a.N}`);
+    // the forward's gate: false / deltaSoftplus: false (its args passed on as they are) have no backward here
+    const v = a as { gate?: boolean; deltaSoftplus?: boolean };
+    if (v.gate === false || v.deltaSoftplus === false) throw new RangeError('selective scan backward: computes the gated scan with softplus only (got `gate: false` or `deltaSoftplus: false`)');
     if (!(Number.isInteger(L) && L >= 1)) throw new RangeError(`selective scan backward: device path needs L ≥ 1 (got ${L})`);
     if (L > maxLength) throw new RangeError(`selective scan backward: L=${L} exceeds one call (${maxLength} tokens at ED=${ED} N=${N} chunk=${T}); run it in segments, last first, carrying dh0 → dhL`);
     const { bcStride, bOffset, cOffset } = a;

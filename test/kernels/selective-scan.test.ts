@@ -7,6 +7,7 @@ import {
 } from '../../kernels/selective-scan/ref.js';
 import { allocGrads, selectiveScan, selectiveScanBackward } from '../../kernels/selective-scan/cpu.js';
 import { createSelectiveScanKernels } from '../../kernels/selective-scan/gpujs.js';
+import { createSelectiveScanBackwardKernels } from '../../kernels/selective-scan/gpujs-backward.js';
 import { getGpu, probeWebGpu, shutdownGpu } from '../../src/backend/gpu-runtime.js';
 import { mulberry32, randn } from '../helpers/random.js';
 import { randomScanArgs as randomArgs } from '../helpers/scan-args.js';
@@ -305,6 +306,11 @@ test('ref and cpu variants: gate: false is y before the gate, deltaSoftplus: fal
   await t.throwsAsync(() => createSelectiveScanKernels(gpu, { ED: a.ED, N: a.N, replay: { layout: '3d' } }).run({ ...dev, gate: false }), { instanceOf: RangeError });
   await t.throwsAsync(() => createSelectiveScanKernels(gpu, { ED: a.ED, N: a.N, scheme: 'hillis-steele' }).run({ ...dev, gate: false }), { instanceOf: RangeError });
   await t.throwsAsync(() => k8.run({ ...dev, z: undefined }), { instanceOf: RangeError, message: /z is missing/ });
+  // the backward computes the model's scan only: the same arguments passed on are refused, not ignored
+  const bwd = createSelectiveScanBackwardKernels(gpu, { ED: a.ED, N: a.N });
+  for (const v of [{ gate: false }, { deltaSoftplus: false }]) {
+    await t.throwsAsync(() => bwd.runDevice({ ...dev, ...v } as Parameters<typeof bwd.runDevice>[0], z, common.h0), { instanceOf: RangeError, message: /gated scan with softplus only/ });
+  }
 });
 
 (probe.ok ? test : test.skip)('webgpu: packed B/C layouts (x_proj rows: stride and offsets) — quads where they are multiples of 4, single floats otherwise, saved tree included', async (t) => {
