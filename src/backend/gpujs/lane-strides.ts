@@ -12,17 +12,11 @@
 // returning blocked values. Relies on gpu.js 2.24.1's WebGPU function node emitting
 // `result[data_index * n + c] = …` (c = 0 … n−1) for each return of the root kernel and assembleWGSL
 // declaring `gid`.
-
-const patched = new WeakSet<object>();
+import { patchAssembleWGSL } from './wgsl-patch.js';
 
 /** Patches gpu.js's WebGPU kernel class once (see the header). */
 export function installLaneStrides(WebGPUKernel: { prototype: Record<string, unknown> }): void {
-  if (patched.has(WebGPUKernel)) return;
-  patched.add(WebGPUKernel);
-  const proto = WebGPUKernel.prototype as { assembleWGSL: (this: KernelLike) => string };
-  const assemble = proto.assembleWGSL;
-  proto.assembleWGSL = function (this: KernelLike): string {
-    const src = assemble.call(this);
+  patchAssembleWGSL(WebGPUKernel, 'lane-strides', function (this: KernelLike, src: string): string {
     const k = this.constants ?? {};
     if (k.LSK === undefined) return src;
     const n = /^Array\(([234])\)$/.exec(String(this.returnType))?.[1];
@@ -34,7 +28,7 @@ export function installLaneStrides(WebGPUKernel: { prototype: Record<string, unk
     const base = `i32(gid.x) * ${strides[0]} + i32(gid.y) * ${strides[1]} + i32(gid.z) * ${strides[2]}`;
     this.laneStrided = true;
     return src.replace(store, (_m, c: string) => `result[${base} + ${Number(c) * strides[3]}]`);
-  };
+  });
 }
 
 interface KernelLike { output: number[]; constants?: Record<string, number>; returnType?: string; laneStrided?: boolean }

@@ -12,8 +12,7 @@
 // kernel throws instead of running the helper's placeholder body. Relies on gpu.js 2.24.1's WebGPU backend:
 // bindings `var<storage, read> user_<name> : array<f32>;`, accessors `fn get_user_<name>(z : i32, y : i32,
 // x : i32) -> f32 {\n  return user_<name>[u32(…)];\n}` and helpers emitted from their JavaScript body.
-
-const patched = new WeakSet<object>();
+import { patchAssembleWGSL } from './wgsl-patch.js';
 
 const BINDING = 'var<storage, read> user_BC : array<f32>;';
 const ACCESSOR = /fn get_user_BC\(z : i32, y : i32, x : i32\) -> f32 \{\n  return user_BC\[u32\((.*)\)\];\n\}/;
@@ -34,11 +33,5 @@ export function applyQuadLoads(src: string): string {
 
 /** Patches gpu.js's WebGPU kernel class once (see the header). */
 export function installQuadLoads(WebGPUKernel: { prototype: Record<string, unknown> }): void {
-  if (patched.has(WebGPUKernel)) return;
-  patched.add(WebGPUKernel);
-  const proto = WebGPUKernel.prototype as { assembleWGSL: (this: unknown) => string };
-  const assemble = proto.assembleWGSL;
-  proto.assembleWGSL = function (this: unknown): string {
-    return applyQuadLoads(assemble.call(this));
-  };
+  patchAssembleWGSL(WebGPUKernel, 'quad-loads', applyQuadLoads);
 }

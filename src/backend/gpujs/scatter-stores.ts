@@ -13,8 +13,7 @@
 // backend: helpers emitted as `fn fn_<name>(user_<arg> : <type>, …) -> f32 {\nreturn user_v;\n}`, root
 // returns as `result[data_index] = …;`, output buffers made in `_ensureOutputBuffer` from `threadDim`.
 // webgpu only: webasm and cpu modes run the helper as the identity and store nothing.
-
-const patched = new WeakSet<object>();
+import { patchAssembleWGSL } from './wgsl-patch.js';
 
 interface KernelLike {
   constants?: Record<string, number>;
@@ -28,15 +27,7 @@ const HELPER = 'fn fn_storeAt(user_i : i32, user_v : f32) -> f32 {\nreturn user_
 
 /** Patches gpu.js's WebGPU kernel class once (see the header). */
 export function installScatterStores(WebGPUKernel: { prototype: Record<string, unknown> }): void {
-  if (patched.has(WebGPUKernel)) return;
-  patched.add(WebGPUKernel);
-  const proto = WebGPUKernel.prototype as {
-    assembleWGSL: (this: KernelLike) => string;
-    _ensureOutputBuffer: (this: KernelLike) => void;
-  };
-  const assemble = proto.assembleWGSL;
-  proto.assembleWGSL = function (this: KernelLike): string {
-    const src = assemble.call(this);
+  const first = patchAssembleWGSL(WebGPUKernel, 'scatter-stores', function (this: KernelLike, src: string): string {
     const n = this.constants?.SFLOATS;
     if (n === undefined || !Number.isInteger(n) || n < 1 || this.componentCount !== 1) return src;
     if (!src.includes(HELPER) || !src.includes('result[data_index] = ')) return src;
@@ -44,9 +35,11 @@ export function installScatterStores(WebGPUKernel: { prototype: Record<string, u
     return src
       .replace(HELPER, 'fn fn_storeAt(user_i : i32, user_v : f32) -> f32 {\n  result[user_i] = user_v;\n  return user_v;\n}')
       .replaceAll('result[data_index] = ', '_ = ');
-  };
+  });
+  if (!first) return;
   // the output buffer: gpu.js sizes it as threadDim's product × componentCount floats; a scattering
   // kernel needs SFLOATS. threadDim is swapped for one of that product only while the buffer is made.
+  const proto = WebGPUKernel.prototype as { _ensureOutputBuffer: (this: KernelLike) => void };
   const ensure = proto._ensureOutputBuffer;
   proto._ensureOutputBuffer = function (this: KernelLike): void {
     const n = this.constants?.SFLOATS;

@@ -15,6 +15,7 @@
 // 2.24.1's assembleWGSL emitting `@workgroup_size(8, 8, 1)` / `@workgroup_size(64, 1, 1)` and setting
 // this.workgroupSize to match, which _computeDispatch reads; where it does not (another version), the
 // kernel keeps gpu.js's sizes — the attribute and the dispatch never disagree.
+import { patchAssembleWGSL } from './wgsl-patch.js';
 
 export interface WorkgroupSizes {
   /** 2-D/3-D kernels with output x ≥ wide[0] (default [32, 8]; [8, 8] = gpu.js's own) */
@@ -24,17 +25,11 @@ export interface WorkgroupSizes {
 }
 
 let current: WorkgroupSizes = { wide: [32, 8], flat: 256 };
-let patched = false;
 
 /** Patches gpu.js's WebGPU kernel class once; later kernels are built with `sizes` (see the header). */
 export function installWorkgroupSizes(WebGPUKernel: { prototype: Record<string, unknown> }, sizes?: Partial<WorkgroupSizes>): void {
   if (sizes) current = { ...current, ...sizes };
-  if (patched) return;
-  patched = true;
-  const proto = WebGPUKernel.prototype as { assembleWGSL: (this: KernelLike) => string };
-  const assemble = proto.assembleWGSL;
-  proto.assembleWGSL = function (this: KernelLike): string {
-    const src = assemble.call(this);
+  patchAssembleWGSL(WebGPUKernel, 'workgroup-size', function (this: KernelLike, src: string): string {
     // the shader's attribute and the dispatch arithmetic must change together: only where gpu.js
     // emitted exactly what this patch expects (another gpu.js version keeps its own sizes)
     const swap = (from: string, size: [number, number, number]): string => {
@@ -49,7 +44,7 @@ export function installWorkgroupSizes(WebGPUKernel: { prototype: Record<string, 
     // thread at chunk 8) would leave most of each workgroup idle: its spare rows go to z instead
     const ny = this.output.length === 3 ? Math.min(wy, 2 ** Math.floor(Math.log2(Math.max(1, this.output[1])))) : wy;
     return swap('@workgroup_size(8, 8, 1)', [wx, ny, wy / ny]);
-  };
+  });
 }
 
 interface KernelLike { output: number[]; workgroupSize: number[] }
