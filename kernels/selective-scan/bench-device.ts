@@ -80,12 +80,14 @@ const sync = () => device.queue.onSubmittedWorkDone();
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 
 interface Seg { L: number; u: GpuTensor; deltaRaw: GpuTensor; z: GpuTensor; BC: GpuTensor }
-/** Input segments; `lin` (variant lin, no softplus): deltaRaw is δ itself, in [0.001, 0.101) as Mamba's dt init. */
+/** deltaRaw of n tokens; `lin` (variant lin, no softplus, zeroBias): δ itself, in [0.001, 0.101) as Mamba's dt init. */
+const genDeltaRaw = (n: number, seed: number, lin: boolean) => (lin ? gen(n, ED, seed, 0.1, 0.051) : gen(n, ED, seed, 2, -1));
+/** Input segments (`lin`: as genDeltaRaw). */
 async function inputs(L: number, S: number, set: number, lin = false): Promise<Seg[]> {
   const segs: Seg[] = [];
   for (let t0 = 0, i = 0; t0 < L; t0 += S, i++) {
     const n = Math.min(S, L - t0), s = 100 * set + 10 * i;
-    segs.push({ L: n, u: await gen(n, ED, s + 1, 1, 0), deltaRaw: lin ? await gen(n, ED, s + 2, 0.1, 0.051) : await gen(n, ED, s + 2, 2, -1), z: await gen(n, ED, s + 3, 1, 0), BC: await gen(n, 2 * N, s + 4, 2, 0) });
+    segs.push({ L: n, u: await gen(n, ED, s + 1, 1, 0), deltaRaw: await genDeltaRaw(n, s + 2, lin), z: await gen(n, ED, s + 3, 1, 0), BC: await gen(n, 2 * N, s + 4, 2, 0) });
   }
   await sync();
   return segs;
@@ -191,17 +193,16 @@ if (flag('check')) {
     const out = await toFlat(rt0.out, L * ED), hL = await toFlat(rt0.hL, ED * N);
     const hsOut = await toFlat(rh.out, L * ED);
     const c: Record<string, unknown> = { L, vs: 'hillis-steele (gpu)', out: err(out, hsOut), hL: err(hL, await toFlat(rh.hL, ED * N)) };
-    // the float32 CPU scan, where it is quick, of a variant (default: the model's scan)
-    // (variant lin: δ itself as deltaRaw, in [0.001, 0.101), and a zero bias)
-    const rawLin = await gen(L, ED, 78, 0.1, 0.051);
-    const linArgs = (v: ScanVariant) => (v.deltaSoftplus === false ? { deltaRaw: rawLin, deltaBias: zeroBias } : {});
+    // the float32 CPU scan, where it is quick, of a variant (default: the model's scan); variant lin's inputs
     let cpu: ((v: ScanVariant) => ReturnType<typeof selectiveScan>) | null = null;
+    let lin: { deltaRaw: GpuTensor; deltaBias: GpuTensor } | null = null;
     if (L < 10000) {
+      lin = { deltaRaw: await genDeltaRaw(L, 78, true), deltaBias: zeroBias };
       const BC = await toFlat(s.BC, L * 2 * N);
       const B = new Float32Array(L * N), C = new Float32Array(L * N);
       for (let t = 0; t < L; t++) { B.set(BC.subarray(t * 2 * N, t * 2 * N + N), t * N); C.set(BC.subarray(t * 2 * N + N, t * 2 * N + 2 * N), t * N); }
       const a = { L, ED, N, u: await toFlat(s.u, L * ED), deltaRaw: await toFlat(s.deltaRaw, L * ED), z: await toFlat(s.z, L * ED), A, B, C, D, deltaBias, h0: await toFlat(h0, ED * N) };
-      const aLin = { ...a, deltaRaw: await toFlat(rawLin, L * ED), deltaBias: new Float32Array(ED) };
+      const aLin = { ...a, deltaRaw: await toFlat(lin.deltaRaw, L * ED), deltaBias: new Float32Array(ED) };
       cpu = (v) => selectiveScan(v.deltaSoftplus === false ? aLin : a, v);
       const ref = cpu({});
       c.cpuOut = err(out, ref.out);
@@ -213,7 +214,8 @@ if (flag('check')) {
       const [, ch, lay] = cfg.split(':');
       const variant = variantOf(lay), plain = Object.keys(variant).length > 0;
       if (plain && !cpu) continue;
-      const r = await createSelectiveScanKernels(gpu, { ED, N, chunk: Number(ch), maxBindingBytes, replay: replayOf(lay) }).run({ ...args, ...linArgs(variant), ...variant });
+      const r = await createSelectiveScanKernels(gpu, { ED, N, chunk: Number(ch), maxBindingBytes, replay: replayOf(lay) })
+        .run({ ...args, ...(variant.deltaSoftplus === false ? lin : {}), ...variant });
       const want = plain ? cpu!(variant) : null;
       c[`${cfg} out${plain ? ' vs cpu' : ''}`] = err(await toFlat(r.out, L * ED), want ? want.out : hsOut);
       c[`${cfg} hL${plain ? ' vs cpu' : ''}`] = err(await toFlat(r.hL, ED * N), want ? want.hL : await toFlat(rh.hL, ED * N));
@@ -222,7 +224,7 @@ if (flag('check')) {
     }
     checks.push(c);
     log(`check L=${L}: ${JSON.stringify(c)}`);
-    for (const x of [rt0.out, rt0.hL, rh.out, rh.hL, h0, rawLin]) (x as any).delete();
+    for (const x of [rt0.out, rt0.hL, rh.out, rh.hL, h0, ...(lin ? [lin.deltaRaw] : [])]) (x as any).delete();
     free([s]);
   }
 }

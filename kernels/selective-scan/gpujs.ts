@@ -858,9 +858,6 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const lin = linearDelta ? { linearDelta } : {};
     const walk: ChunkWalkVariant = { quadBC: q, prefetch, ...lin, ...(ungated ? { ungated } : {}) };
     const vs = `${ungated ? 'u' : ''}${linearDelta ? 'l' : ''}`;
-    if ((ungated || linearDelta) && !(leafChunk && keep && !save)) {
-      throw new RangeError("selective scan: `gate: false` and `deltaSoftplus: false` need device inputs, scheme 'tree' with layout and leaf 'chunk' (a chunk that is a multiple of 4, webgpu), and no `save`");
-    }
     const chunkFns = q ? [...scatterHelpers, ...quadLoadHelpers] : scatterHelpers;
     const qc: Record<string, number> = q ? { BCS4: bc.BCS / 4, BO4: bc.BO / 4, CO4: bc.CO / 4 } : {};
     const qs = `${q ? '4' : ''}${prefetch ? 'p' : ''}`;
@@ -980,9 +977,6 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
 
   async function segment(LS: number, s: Seg, bc: { BCS: number; BO: number; CO: number }, keep: boolean, runOpts: GpuScanRunOptions, WC = 0): Promise<{ out: unknown; hL: unknown; saved?: GpuScanSaved }> {
     const profile = runOpts.profile ?? noProfile;
-    if ((s.gate === false || s.softplus === false) && (runOpts.naive || scheme !== 'tree')) {
-      throw new RangeError("selective scan: `gate: false` and `deltaSoftplus: false` need scheme 'tree' (not the naive baseline)");
-    }
     if (runOpts.naive) {
       const c: ScanConsts = { ED, N, T, NC: Math.ceil(LS / T), LS, ...bc };
       const kn = kernel('naive', naiveFinalStateKernel, [N, ED], c, kinds(s.raw, s.bias, s.u, s.A, s.BC, s.h0), { pipeline: true, immutable: keep });
@@ -1037,6 +1031,10 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const h0 = a.h0 ?? new Float32Array(ED * N);
     if (!a.z && a.gate !== false) throw new RangeError('selective scan: z is missing; pass it, or `gate: false` for an output without the gate');
     const device = [a.u, a.deltaRaw, a.z, BC].some(isHandle);
+    // the variants run only in the whole-chunk kernels (leafChunk implies scheme 'tree' and layout 'chunk')
+    if ((a.gate === false || a.deltaSoftplus === false) && !(device && leafChunk && !runOpts.save && !runOpts.naive)) {
+      throw new RangeError("selective scan: `gate: false` and `deltaSoftplus: false` need device inputs, scheme 'tree' with layout and leaf 'chunk' (a chunk that is a multiple of 4, webgpu), and no `save` or `naive`");
+    }
     const LSmax = segmentLength(ED, N, T, bcs.BCS, maxBindingBytes, opts.maxSegment, scheme);
     if (device) {
       if (L > LSmax) throw new RangeError(`selective scan: L=${L} exceeds one segment (${LSmax} tokens) for device inputs; stream it in calls carrying hL`);
@@ -1045,9 +1043,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
       const r = await segment(L, { u: a.u, raw: a.deltaRaw, z: a.z as GpuTensor, BC, A: a.A, D: a.D, bias: a.deltaBias, h0, gate: a.gate, softplus: a.deltaSoftplus }, bcs, true, runOpts, WC);
       return { out: r.out as GpuTensor, hL: r.hL as GpuTensor, ...(r.saved ? { saved: r.saved } : {}) };
     }
-    if (a.window !== undefined || runOpts.save || a.gate === false || a.deltaSoftplus === false) {
-      throw new RangeError('selective scan: `window`, `save`, `gate: false` and `deltaSoftplus: false` need device inputs');
-    }
+    if (a.window !== undefined || runOpts.save) throw new RangeError('selective scan: `window` and `save` need device inputs');
     const host = [a.u, a.deltaRaw, a.z, BC] as Float32Array[];
     const out = new Float32Array(L * ED);
     let h: GpuTensor = h0;
