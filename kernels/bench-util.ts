@@ -306,14 +306,23 @@ export function stageTimer(stamps: TimestampMarks, wall: boolean, sync: () => Pr
 /**
  * The start of every device bench (webgpu only): loads src/backend/gpu-runtime.js (see the header),
  * exits 4 with one line naming `name` where no WebGPU adapter answers, asks for 'timestamp-query' where
- * the adapter has it (`timestamps`; gpu.js creates its device without features), applies `--wg WxH,F`
+ * the adapter has it (`timestamps`; gpu.js creates its device without features; Dawn's rounding of
+ * timestamps to 65.5 µs turned off), applies `--wg WxH,F`
  * (gpu.js's own workgroup sizes are 8x8,64; the default is src/backend/gpujs/workgroup-size.ts's), and
  * returns the gpu.js instance with the probe report.
  */
 export async function deviceBench(name: string, timestamps: boolean) {
   const rt = await import('../src/backend/gpu-runtime.js');
   // --dawn 'enable-dawn-features=a,b': dawn.node options (measurements of Dawn toggles)
-  if (process.argv.includes('--dawn')) rt.setDawnFlags([process.argv[process.argv.indexOf('--dawn') + 1]]);
+  const flags = process.argv.includes('--dawn') ? [process.argv[process.argv.indexOf('--dawn') + 1]] : [];
+  // timestamps to the nanosecond: Dawn rounds them down to 2^16 ns (65.5 µs) unless its
+  // timestamp_quantization toggle is off (a guard against timing attacks, not needed here)
+  if (timestamps && !flags.some((f) => f.includes('timestamp_quantization'))) {
+    const i = flags.findIndex((f) => f.startsWith('disable-dawn-features='));
+    if (i >= 0) flags[i] += ',timestamp_quantization';
+    else flags.push('disable-dawn-features=timestamp_quantization');
+  }
+  rt.setDawnFlags(flags);
   const probe = await rt.probeWebGpu();
   if (!probe.ok) {
     console.error(`${name}: no WebGPU adapter: ${probe.reason}`);
