@@ -113,10 +113,11 @@ const rows: Row[] = [];
 const profiles: Array<{ config: string; scheme: string; chunk: number; L: number; wall: boolean; stages: Record<string, number>; launches: number }> = [];
 const checks: Array<Record<string, unknown>> = [];
 
-// scheme:chunk[:layout[-hoist][+leaf][+fuse][+q1][+nopf][+nogate][+lin]] — e.g. tree:8:1d-hoist, tree:32:chunk+leaf+fuse
+// scheme:chunk[:layout[-hoist][+leaf][+fuse][+q1][+nopf][+lc<P>][+oc<P>][+nogate][+lin]] — e.g. tree:8:1d-hoist, tree:32:chunk+leaf+fuse
 // (leaf: the whole-chunk leaf; fuse: δ computed in the leaf and the output kernel; q1: B and C loaded one float
-// at a time instead of as 16-byte quads; nopf: the next token's inputs not loaded ahead; nogate: no z, out = y
-// (mamba_ssm's z=None); lin: δ = deltaRaw + bias, no softplus (delta_softplus=False). With both, the scan is the
+// at a time instead of as 16-byte quads; nopf: the next token's inputs not loaded ahead; lc2, oc1: two channels
+// per thread in the whole-chunk leaf, one in the output (the defaults: 1, and 2 for the plain scan's output);
+// nogate: no z, out = y (mamba_ssm's z=None); lin: δ = deltaRaw + bias, no softplus (delta_softplus=False). With both, the scan is the
 // issue's plain one: u, Δ, B, C in, y out, the shape its floors count)
 function variantOf(lay: string | undefined): ScanVariant {
   const flags = (lay ?? '').split('+');
@@ -125,8 +126,10 @@ function variantOf(lay: string | undefined): ScanVariant {
 function replayOf(lay: string | undefined): GpuScanOptions['replay'] {
   if (!lay) return undefined;
   const [l, ...flags] = lay.split('+');
+  const ch = flags.filter((f) => /^[lo]c[12]$/.test(f)); // channels per thread: lc<P> leaf, oc<P> output
   return { layout: l.split('-')[0] as ReplayLayout, hoistB: l.endsWith('-hoist'), ...(flags.includes('leaf') ? { leaf: 'chunk' as const } : {}), ...(flags.includes('fuse') ? { fuseDelta: true } : {}),
-    ...(flags.includes('q1') ? { quadLoads: false } : {}), ...(flags.includes('nopf') ? { prefetch: false } : {}) };
+    ...(flags.includes('q1') ? { quadLoads: false } : {}), ...(flags.includes('nopf') ? { prefetch: false } : {}),
+    ...(ch.length > 0 ? { channels: Object.fromEntries(ch.map((f) => [f[0] === 'l' ? 'leaf' : 'out', Number(f[2])])) } : {}) };
 }
 const configs: string[] = argv.includes('--configs') ? opt('configs', '').split(',')
   : schemes.flatMap((s) => (s === 'hillis-steele' ? [`${s}:${hsChunk}`] : chunks.map((c) => `${s}:${c}`)));
@@ -136,7 +139,7 @@ for (const cfg of configs) {
   const chunk = Number(c);
   const replay = replayOf(lay), variant = variantOf(lay);
   const k = createSelectiveScanKernels(gpu, { ED, N, chunk, scheme, maxBindingBytes, replay });
-  const S = 2 ** Math.floor(Math.log2(k.segmentLength(2 * N)));
+  const S = 2 ** Math.floor(Math.log2(k.segmentLength(2 * N, true)));
   for (let e = lmin; e <= lmax; e++) {
     const L = 2 ** e;
     const lin = variant.deltaSoftplus === false;

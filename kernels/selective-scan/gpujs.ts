@@ -484,9 +484,12 @@ export function treeReplayQuadKernelSource(N: number): string {
  * - quadBC: B_t and C_t loaded as N/4 quads of 16 bytes (loadBC4; constants BCS4, BO4, CO4; N % 4 = 0)
  *   instead of 2N single floats;
  * - prefetch: token k+1's inputs (raw or δ, u, z, and the quads) loaded into registers while token k is
- *   computed, so that each thread has two tokens' loads in flight instead of one.
+ *   computed, so that each thread has two tokens' loads in flight instead of one; each quad is reloaded in
+ *   place right after its last use in step k (one set of quad registers, not two);
+ * - channels: two channels per thread (see the field).
  * On the H100 at 2^20, chunk 64: output 3.80 → 3.60 ms with quads, → 2.69 with both; the leaf 2.03 → 1.70
- * (docs/decisions/selective-scan.md, "Loads in flight").
+ * (docs/decisions/selective-scan.md, "Loads in flight"); quads in place: the plain scan's leaf 1.46 → 1.40 at
+ * chunk 256; two channels: its output 2.14 → 2.01, the leaf 1.40 → 1.66 ("Two channels per thread").
  */
 export interface ChunkWalkVariant {
   fromRaw?: boolean; saveY?: boolean; quadBC?: boolean; prefetch?: boolean;
@@ -494,69 +497,96 @@ export interface ChunkWalkVariant {
   linearDelta?: boolean;
   /** output only: no z, the output is y = C·h + D·u itself (mamba_ssm's z=None) */
   ungated?: boolean;
+  /**
+   * channels per thread, 1 (default) or 2: channels d and d + CH (constant CH = ED / 2, grid [ED / 2, NC]),
+   * so that each load of B_t and C_t serves two channels
+   */
+  channels?: number;
 }
 
 /** The per-token lines shared by the whole-chunk kernels: loads of token `row` (or ahead) and δ. */
 function walkParts(N: number, v: ChunkWalkVariant, withZ: boolean, withC: boolean) {
   if (!(Number.isInteger(N) && N >= 1 && N <= TREE_MAX_N)) throw new RangeError(`selective scan: whole-chunk kernel generated for 1 ≤ N ≤ ${TREE_MAX_N}, got ${N}`);
   if (v.quadBC && N % 4 !== 0) throw new RangeError(`selective scan: 16-byte loads of B and C need N a multiple of 4, got ${N}`);
+  const P = v.channels ?? 1;
+  if (P !== 1 && P !== 2) throw new RangeError(`selective scan: whole-chunk kernels walk 1 or 2 channels per thread, got ${P}`);
   const c = 'this.constants';
   const d = 'this.thread.x';
-  const at = (r: string) => `${r} * ${c}.ED + ${d}`;
+  const js = Array.from({ length: P }, (_, j) => j);
+  /** register suffix of the thread's channel j; channel j is d + j·CH */
+  const sf = (j: number) => (j === 0 ? '' : `_${j}`);
+  const dj = (j: number) => (j === 0 ? d : `(${d} + ${j} * ${c}.CH)`);
+  const at = (r: string, j = 0) => `${r} * ${c}.ED + ${dj(j)}`;
   const row = `(this.thread.y * ${c}.T + k)`;
   const next = `(this.thread.y * ${c}.T + k + 1)`;
   const first = `(this.thread.y * ${c}.T)`;
+  const quad = (r: string, o: string, j: number) => `loadBC4(${r} * ${c}.BCS4 + ${c}.${o} + ${j})`;
   // [register, load expression of token r]: the per-channel scalars, then B's (and C's) quads
-  const loads = (r: string): string[][] => [
-    ...[v.fromRaw ? 'raw' : 'delta', 'u', ...(withZ ? ['z'] : [])].map((x) => [`${x}K`, `${x}[${at(r)}]`]),
-    ...(v.quadBC ? Array.from({ length: N / 4 }, (_, j) => [`bq${j}`, `loadBC4(${r} * ${c}.BCS4 + ${c}.BO4 + ${j})`]) : []),
-    ...(v.quadBC && withC ? Array.from({ length: N / 4 }, (_, j) => [`cq${j}`, `loadBC4(${r} * ${c}.BCS4 + ${c}.CO4 + ${j})`]) : []),
+  const scalars = (r: string): string[][] => js.flatMap((j) => [v.fromRaw ? 'raw' : 'delta', 'u', ...(withZ ? ['z'] : [])].map((x) => [`${x}K${sf(j)}`, `${x}[${at(r, j)}]`]));
+  const quads = (r: string): string[][] => [
+    ...(v.quadBC ? Array.from({ length: N / 4 }, (_, j) => [`bq${j}`, quad(r, 'BO4', j)]) : []),
+    ...(v.quadBC && withC ? Array.from({ length: N / 4 }, (_, j) => [`cq${j}`, quad(r, 'CO4', j)]) : []),
   ];
   const pre: string[] = [], body: string[] = [];
+  // prefetch with quads: each quad register holds token k's quad until its last use in step k and is then
+  // loaded with token k+1's (one set of quad registers, not two)
+  const inPlace = !!(v.prefetch && v.quadBC);
   if (v.prefetch) {
     // registers <x>N hold token k's values at the top of step k: loaded before the loop, then token k+1
     // loaded while k is computed (the chunk's last step loads the next chunk's first row, or past the
     // inputs where robust access clamps; never used)
-    pre.push(...loads(first).map(([x, e]) => `  let ${x}N = ${e};`));
-    body.push(...loads(row).map(([x]) => `    const ${x} = ${x}N;`), ...loads(next).map(([x, e]) => `    ${x}N = ${e};`));
+    pre.push(...[...scalars(first), ...quads(first)].map(([x, e]) => `  let ${x}N = ${e};`));
+    body.push(...scalars(row).map(([x]) => `    const ${x} = ${x}N;`), ...scalars(next).map(([x, e]) => `    ${x}N = ${e};`));
   } else {
-    body.push(...loads(row).map(([x, e]) => `    const ${x} = ${e};`));
+    body.push(...[...scalars(row), ...quads(row)].map(([x, e]) => `    const ${x} = ${e};`));
   }
   if (v.linearDelta && !v.fromRaw) throw new RangeError('selective scan: linearDelta applies to kernels that take deltaRaw (fromRaw)');
-  body.push(...(!v.fromRaw ? ['    const dl = deltaK;'] : v.linearDelta ? ['    const dl = rawK + bb;'] : softplusLines('dl', 'rawK + bb', '    ')));
-  const B = (n: number) => (v.quadBC ? `bq${n >> 2}[${n & 3}]` : `BC[${row} * ${c}.BCS + ${c}.BO + ${n}]`);
-  const C = (n: number) => (v.quadBC ? `cq${n >> 2}[${n & 3}]` : `BC[${row} * ${c}.BCS + ${c}.CO + ${n}]`);
-  const aLines = Array.from({ length: N }, (_, n) => `  const a${n} = A[${d} * ${c}.N + ${n}];`);
-  return { c, d, at, row, pre, body, B, C, aLines, args: v.fromRaw ? 'raw' : 'delta' };
+  for (const j of js) {
+    const dl = `dl${sf(j)}`;
+    body.push(...(!v.fromRaw ? [`    const ${dl} = deltaK${sf(j)};`] : v.linearDelta ? [`    const ${dl} = rawK${sf(j)} + bb${sf(j)};`] : softplusLines(dl, `rawK${sf(j)} + bb${sf(j)}`, '    ')));
+  }
+  const q = inPlace ? 'N' : '';
+  const B = (n: number) => (v.quadBC ? `bq${n >> 2}${q}[${n & 3}]` : `BC[${row} * ${c}.BCS + ${c}.BO + ${n}]`);
+  const C = (n: number) => (v.quadBC ? `cq${n >> 2}${q}[${n & 3}]` : `BC[${row} * ${c}.BCS + ${c}.CO + ${n}]`);
+  /** after the last use of state n's quad in a step: that quad's next-token load (in place) */
+  const nextB = (n: number) => (inPlace && n % 4 === 3 ? [`bq${n >> 2}N = ${quad(next, 'BO4', n >> 2)};`] : []);
+  const nextC = (n: number) => (inPlace && withC && n % 4 === 3 ? [`cq${n >> 2}N = ${quad(next, 'CO4', n >> 2)};`] : []);
+  const aLines = js.flatMap((j) => Array.from({ length: N }, (_, n) => `  const a${n}${sf(j)} = A[${dj(j)} * ${c}.N + ${n}];`));
+  /** the state update of state n, channel j */
+  const update = (n: number, j: number) => `h${n}${sf(j)} = Math.exp(dl${sf(j)} * a${n}${sf(j)}) * h${n}${sf(j)} + du${sf(j)} * ${B(n)};`;
+  return { c, d, js, sf, dj, at, row, pre, body, B, C, nextB, nextC, update, aLines, args: v.fromRaw ? 'raw' : 'delta' };
 }
 
 /**
- * gpu.js source of the 'chunk' output kernel: grid [ED, NC] (x = d, y = chunk c), one thread per
- * (chunk, channel) walking all T tokens of its chunk from the start S[c] and storing each output
- * (Σ_n C_t[n]·h_t[n] + D·u_t)·silu(z_t) at row c·T + k through storeAt (webgpu only; see
- * kernels/gpujs-types.ts scatterHelpers): one step per token, where a thread of four outputs ('quad')
- * walks (T/4 + 1)/2 per token (1.5 at T = 8), and δ, u, B, C, z loaded once per token. Rows past LS
+ * gpu.js source of the 'chunk' output kernel: grid [ED / channels, NC] (x = d, y = chunk c), one thread per
+ * (chunk, channel) — or per (chunk, channels d and d + CH) — walking all T tokens of its chunk from the start
+ * S[c] and storing each output (Σ_n C_t[n]·h_t[n] + D·u_t)·silu(z_t) at row c·T + k through storeAt (webgpu
+ * only; see kernels/gpujs-types.ts scatterHelpers): one step per token, where a thread of four outputs
+ * ('quad') walks (T/4 + 1)/2 per token (1.5 at T = 8), and δ, u, B, C, z loaded once per token. Rows past LS
  * (a partial last chunk) read past the inputs (robust access) into padding rows of the (NC·T, ED) result.
  */
 export function treeReplayChunkKernelSource(N: number, v: ChunkWalkVariant = {}): string {
   if (v.ungated && v.saveY) throw new RangeError('selective scan: saveY stores y before the gate; an ungated output is y already');
   const p = walkParts(N, v, !v.ungated, true);
   const ns = Array.from({ length: N }, (_, n) => n);
+  const { js, sf } = p;
   return [
     `function treeReplayChunkKernel(${p.args}, u, A, BC, D, ${v.ungated ? '' : 'z, '}S${v.fromRaw ? ', bias' : ''}) {`,
-    ...ns.map((n) => `  let h${n} = S[(this.thread.y * ${p.c}.N + ${n}) * ${p.c}.ED + ${p.d}];`),
+    ...js.flatMap((j) => ns.map((n) => `  let h${n}${sf(j)} = S[(this.thread.y * ${p.c}.N + ${n}) * ${p.c}.ED + ${p.dj(j)}];`)),
     ...p.aLines,
-    `  const dd = D[${p.d}];`,
-    ...(v.fromRaw ? [`  const bb = bias[${p.d}];`] : []),
+    ...js.map((j) => `  const dd${sf(j)} = D[${p.dj(j)}];`),
+    ...(v.fromRaw ? js.map((j) => `  const bb${sf(j)} = bias[${p.dj(j)}];`) : []),
     ...p.pre,
     `  for (let k = 0; k < ${p.c}.T; k++) {`,
     ...p.body,
-    '    const du = dl * uK;',
-    ...ns.map((n) => `    h${n} = Math.exp(dl * a${n}) * h${n} + du * ${p.B(n)};`),
-    '    let y = dd * uK;',
-    ...ns.map((n) => `    y += ${p.C(n)} * h${n};`),
-    `    storeAt(${p.at(p.row)}, ${v.ungated ? 'y' : '(y * zK) / (1 + Math.exp(-zK))'});`,
-    ...(v.saveY ? [`    storeAt(${p.c}.YOFF + ${p.at(p.row)}, y);`] : []), // the pre-gate output, for the backward's dZ
+    ...js.map((j) => `    const du${sf(j)} = dl${sf(j)} * uK${sf(j)};`),
+    ...ns.flatMap((n) => [...js.map((j) => p.update(n, j)), ...p.nextB(n)].map((l) => `    ${l}`)),
+    ...js.map((j) => `    let y${sf(j)} = dd${sf(j)} * uK${sf(j)};`),
+    ...ns.flatMap((n) => [...js.map((j) => `y${sf(j)} += ${p.C(n)} * h${n}${sf(j)};`), ...p.nextC(n)].map((l) => `    ${l}`)),
+    ...js.flatMap((j) => [
+      `    storeAt(${p.at(p.row, j)}, ${v.ungated ? `y${sf(j)}` : `(y${sf(j)} * zK${sf(j)}) / (1 + Math.exp(-zK${sf(j)}))`});`,
+      ...(v.saveY ? [`    storeAt(${p.c}.YOFF + ${p.at(p.row, j)}, y${sf(j)});`] : []), // the pre-gate output, for the backward's dZ
+    ]),
     '  }',
     '  return 0;',
     '}',
@@ -592,22 +622,25 @@ function softplusLines(v: string, x: string, pad: string): string[] {
 export function treeLeafChunkKernelSource(N: number, NL: number, full: boolean, v: ChunkWalkVariant = {}): string {
   const p = walkParts(N, v, false, false);
   const ns = Array.from({ length: N }, (_, n) => n);
-  const step = [...ns.map((n) => `h${n} = Math.exp(dl * a${n}) * h${n} + du * ${p.B(n)};`), 'w += dl;'];
+  const { js, sf } = p;
+  const step = [...ns.flatMap((n) => [...js.map((j) => p.update(n, j)), ...p.nextB(n)]), ...js.map((j) => `w${sf(j)} += dl${sf(j)};`)];
   return [
     `function treeLeafChunkKernel(${p.args}, u, A, BC${v.fromRaw ? ', bias' : ''}) {`,
-    ...ns.map((n) => `  let h${n} = 0;`),
+    ...js.flatMap((j) => ns.map((n) => `  let h${n}${sf(j)} = 0;`)),
     ...p.aLines,
-    '  let w = 0;',
-    ...(v.fromRaw ? [`  const bb = bias[${p.d}];`] : []),
+    ...js.map((j) => `  let w${sf(j)} = 0;`),
+    ...(v.fromRaw ? js.map((j) => `  const bb${sf(j)} = bias[${p.dj(j)}];`) : []),
     ...p.pre,
     `  for (let k = 0; k < ${p.c}.T; k++) {`,
     ...p.body,
-    '    const du = dl * uK;',
+    ...js.map((j) => `    const du${sf(j)} = dl${sf(j)} * uK${sf(j)};`),
     ...(full ? step.map((l) => `    ${l}`) : [`    if (${p.row} < ${p.c}.LS) {`, ...step.map((l) => `      ${l}`), '    }']),
     '  }',
-    `  if (${p.c}.WC > 0 && this.thread.y % ${p.c}.WC === 0) w = 1e30; // WINDOW_CUT`,
-    ...ns.map((n) => `  storeAt((this.thread.y * ${NL} + ${n}) * ${p.c}.ED + ${p.d}, h${n});`),
-    ...Array.from({ length: NL - N }, (_, j) => `  storeAt((this.thread.y * ${NL} + ${N + j}) * ${p.c}.ED + ${p.d}, w);`),
+    ...js.map((j) => `  if (${p.c}.WC > 0 && this.thread.y % ${p.c}.WC === 0) w${sf(j)} = 1e30; // WINDOW_CUT`),
+    ...js.flatMap((j) => [
+      ...ns.map((n) => `  storeAt((this.thread.y * ${NL} + ${n}) * ${p.c}.ED + ${p.dj(j)}, h${n}${sf(j)});`),
+      ...Array.from({ length: NL - N }, (_, i) => `  storeAt((this.thread.y * ${NL} + ${N + i}) * ${p.c}.ED + ${p.dj(j)}, w${sf(j)});`),
+    ]),
     '  return 0;',
     '}',
   ].join('\n');
@@ -678,9 +711,12 @@ export interface GpuScanOptions {
     /**
      * layout 'chunk' with the whole-chunk leaf (defaults true): `quadLoads`, B_t and C_t read as quads of 16
      * bytes (loadBC4, src/backend/gpujs/quad-loads.ts) where N and the packed layout's stride and offsets are
-     * multiples of 4; `prefetch`, the next token's inputs loaded while a token is computed (ChunkWalkVariant)
+     * multiples of 4; `prefetch`, the next token's inputs loaded while a token is computed; `channels`, 1 or
+     * 2 channels per thread in the leaf and in the output kernel (2 needs an even ED; default 1, and 2 for the
+     * output of the plain scan, `gate: false` with `deltaSoftplus: false`: measured fastest on the H100,
+     * docs/decisions/selective-scan.md) (ChunkWalkVariant)
      */
-    quadLoads?: boolean; prefetch?: boolean;
+    quadLoads?: boolean; prefetch?: boolean; channels?: { leaf?: number; out?: number };
   };
 }
 
@@ -747,13 +783,17 @@ export async function toFlat(r: unknown, n: number): Promise<Float32Array> {
   return flat;
 }
 
-/** Largest segment (multiple of chunk) whose buffers fit one binding and whose grids fit gpu.js. */
-export function segmentLength(ED: number, N: number, T: number, bcStride: number, maxBindingBytes: number, cap = Infinity, scheme: ScanScheme = 'tree'): number {
+/**
+ * Largest segment (multiple of chunk) whose buffers fit one binding and whose grids fit gpu.js.
+ * `deltaKernel` false: for a tree forward that runs no δ kernel (the whole-chunk kernels with δ fused, no
+ * `save`), whose grid would cap the segment at 524,280 tokens.
+ */
+export function segmentLength(ED: number, N: number, T: number, bcStride: number, maxBindingBytes: number, cap = Infinity, scheme: ScanScheme = 'tree', deltaKernel = true): number {
   const maxElems = Math.floor(maxBindingBytes / 4);
   let chunks = scheme === 'tree'
-    // δ (LS, ED) and BC, level 0 (NC, N+1, ED), grid z = NC ≤ 65,535, δ grid y = LS ≤ 524,280,
-    // flat indices t·ED + d < 2^31 (i32), idiv quotients < 2^22
-    ? Math.floor(Math.min(maxElems / (T * Math.max(ED, bcStride)), maxElems / ((N + 1) * ED), 65535, 524280 / T, (2 ** 31 - 1) / (T * Math.max(ED, bcStride)), 2 ** 22 / T))
+    // δ (LS, ED) and BC, level 0 (NC, N+1, ED), grid z = NC ≤ 65,535, δ grid y = LS ≤ 524,280 (where the
+    // δ kernel runs), flat indices t·ED + d < 2^31 (i32), idiv quotients < 2^22
+    ? Math.floor(Math.min(maxElems / (T * Math.max(ED, bcStride)), maxElems / ((N + 1) * ED), 65535, deltaKernel ? 524280 / T : Infinity, (2 ** 31 - 1) / (T * Math.max(ED, bcStride)), 2 ** 22 / T))
     : Math.floor(Math.min(maxElems / (T * Math.max(ED, bcStride)), maxElems / (ED * N) - 1, 65534, 2 ** 31 / (T * ED * N), 524280 / T));
   chunks = Math.min(chunks, Math.max(1, Math.floor(cap / T)));
   if (chunks < 1) throw new RangeError(`selective scan: ED=${ED}, N=${N}, chunk=${T} do not fit a ${maxBindingBytes}-byte binding`);
@@ -827,6 +867,14 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   const fuseDelta = leafChunk && (opts.replay?.fuseDelta ?? true);
   const quadLoads = leafChunk && N % 4 === 0 && (opts.replay?.quadLoads ?? true);
   const prefetch = leafChunk && (opts.replay?.prefetch ?? true);
+  for (const [k, P] of Object.entries(opts.replay?.channels ?? {})) {
+    if (!(P === 1 || (P === 2 && ED % 2 === 0))) throw new RangeError(`selective scan: replay.channels.${k} is 1, or 2 with an even ED; got ${P} (ED=${ED})`);
+  }
+  /** channels per thread of the whole-chunk leaf and output kernels for a call's variant (see replay.channels) */
+  const channelsOf = (plain: boolean) => ({
+    leaf: leafChunk ? opts.replay?.channels?.leaf ?? 1 : 1,
+    out: leafChunk ? opts.replay?.channels?.out ?? (plain && ED % 2 === 0 ? 2 : 1) : 1,
+  });
   // the whole-chunk kernels' sources per variant: generated once, not on every segment call
   const chunkSources = new Map<string, string>();
   const memo = (key: string, make: () => string) => {
@@ -856,11 +904,14 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     // mamba_ssm's z=None and delta_softplus=False (the issue's plain scan: u, Δ, B, C in, y out)
     const ungated = s.gate === false, linearDelta = s.softplus === false;
     const lin = linearDelta ? { linearDelta } : {};
-    const walk: ChunkWalkVariant = { quadBC: q, prefetch, ...lin, ...(ungated ? { ungated } : {}) };
+    const P = channelsOf(ungated && linearDelta);
+    const pc = (n: number) => (n > 1 ? { channels: n } : {});
+    const walk: ChunkWalkVariant = { quadBC: q, prefetch, ...lin, ...(ungated ? { ungated } : {}), ...pc(P.out) };
     const vs = `${ungated ? 'u' : ''}${linearDelta ? 'l' : ''}`;
     const chunkFns = q ? [...scatterHelpers, ...quadLoadHelpers] : scatterHelpers;
-    const qc: Record<string, number> = q ? { BCS4: bc.BCS / 4, BO4: bc.BO / 4, CO4: bc.CO / 4 } : {};
-    const qs = `${q ? '4' : ''}${prefetch ? 'p' : ''}`;
+    // the whole-chunk kernels' constants: quads, and the second channel's offset
+    const qc = (n: number): Record<string, number> => ({ ...(q ? { BCS4: bc.BCS / 4, BO4: bc.BO / 4, CO4: bc.CO / 4 } : {}), ...(n > 1 ? { CH: ED / n } : {}) });
+    const qs = (n: number) => `${q ? '4' : ''}${prefetch ? 'p' : ''}${n > 1 ? `c${n}` : ''}`;
     // δ fused into the leaf and the output (not when the backward takes δ from `save`)
     const fused = (fuseDelta || linearDelta) && keep && !save;
     let delta: unknown = null;
@@ -873,7 +924,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const NL = leafSlots(N, quad), n1 = (l: number) => (l === 0 ? NL : N + 1); // slots per node of level l
     if (leafChunk && keep) {
       // a whole chunk per thread, stored into the same (NC, NL, ED) layout (storeAt)
-      const kl = kernel((fused ? 'leafcr' : 'leafc') + qs + (linearDelta ? 'l' : ''), leafChunkSource(NL, LS % T === 0, { quadBC: q, prefetch, fromRaw: fused, ...lin }), [ED, NC], { ...base, ...qc, ...scatterFloats(NC * NL * ED) },
+      const kl = kernel((fused ? 'leafcr' : 'leafc') + qs(P.leaf) + (linearDelta ? 'l' : ''), leafChunkSource(NL, LS % T === 0, { quadBC: q, prefetch, fromRaw: fused, ...lin, ...pc(P.leaf) }), [ED / P.leaf, NC], { ...base, ...qc(P.leaf), ...scatterFloats(NC * NL * ED) },
         fused ? kinds(s.raw, s.u, s.A, s.BC, s.bias) : kinds(s.u, s.A, s.BC), { ...kept, functions: chunkFns });
       sums.push(scatterView(await (fused ? kl(s.raw, s.u, s.A, s.BC, s.bias) : kl(delta, s.u, s.A, s.BC)) as GpuHandle, NC * NL * ED)); // (NC, NL, ED)
     } else if (NL === N + 4) {
@@ -913,14 +964,14 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     if (chunkOut && keep && save) {
       // the gated output's rows, then y before the gate (the backward's dZ reads it instead of walking the chunk)
       const rows = NC * T * ED;
-      const kc = kernel('outcs' + qs, outChunkSource({ ...walk, saveY: true }), [ED, NC], { ...base, ...qc, YOFF: rows, ...scatterFloats(2 * rows) }, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, functions: chunkFns });
+      const kc = kernel('outcs' + qs(P.out), outChunkSource({ ...walk, saveY: true }), [ED / P.out, NC], { ...base, ...qc(P.out), YOFF: rows, ...scatterFloats(2 * rows) }, kinds(s.u, s.A, s.BC, s.D, s.z), { pipeline: true, immutable: true, functions: chunkFns });
       out = scatterView(await kc(delta, s.u, s.A, s.BC, s.D, s.z, starts) as GpuHandle, rows); // (NC·T, ED)
       savedY = flatView(out as GpuHandle, 2 * rows); // a second reference to the buffer, the caller's with the saved tree
       await profile('out');
     } else if (chunkOut && keep) {
       // T outputs per thread, stored into (NC·T, ED) rows through storeAt (scatter-stores.ts)
       const gz = ungated ? [] : [s.z]; // no z argument where ungated
-      const kc = kernel((fused ? 'outcr' : 'outc') + qs + vs, outChunkSource({ ...walk, fromRaw: fused }), [ED, NC], { ...base, ...qc, ...scatterFloats(NC * T * ED) },
+      const kc = kernel((fused ? 'outcr' : 'outc') + qs(P.out) + vs, outChunkSource({ ...walk, fromRaw: fused }), [ED / P.out, NC], { ...base, ...qc(P.out), ...scatterFloats(NC * T * ED) },
         fused ? kinds(s.raw, s.u, s.A, s.BC, s.D, ...gz, s.bias) : kinds(s.u, s.A, s.BC, s.D, ...gz), { pipeline: true, immutable: true, functions: chunkFns });
       out = scatterView(await (fused ? kc(s.raw, s.u, s.A, s.BC, s.D, ...gz, starts, s.bias) : kc(delta, s.u, s.A, s.BC, s.D, ...gz, starts)) as GpuHandle, NC * T * ED); // (NC·T, ED)
       await profile('out');
@@ -1037,7 +1088,9 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     }
     const LSmax = segmentLength(ED, N, T, bcs.BCS, maxBindingBytes, opts.maxSegment, scheme);
     if (device) {
-      if (L > LSmax) throw new RangeError(`selective scan: L=${L} exceeds one segment (${LSmax} tokens) for device inputs; stream it in calls carrying hL`);
+      // no δ kernel where the whole-chunk kernels compute δ themselves (not with `save`): a longer segment
+      const LSdev = segmentLength(ED, N, T, bcs.BCS, maxBindingBytes, opts.maxSegment, scheme, !(leafChunk && (fuseDelta || a.deltaSoftplus === false) && !runOpts.save));
+      if (L > LSdev) throw new RangeError(`selective scan: L=${L} exceeds one segment (${LSdev} tokens) for device inputs; stream it in calls carrying hL`);
       if (L < 1) throw new RangeError('selective scan: device inputs need L ≥ 1');
       const WC = windowChunks(a.window, L, T, scheme);
       const r = await segment(L, { u: a.u, raw: a.deltaRaw, z: a.z as GpuTensor, BC, A: a.A, D: a.D, bias: a.deltaBias, h0, gate: a.gate, softplus: a.deltaSoftplus }, bcs, true, runOpts, WC);
@@ -1067,6 +1120,11 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
 
   return {
     run, chunk: T, scheme, launches,
-    segmentLength: (bcStride = 2 * N) => segmentLength(ED, N, T, bcStride, maxBindingBytes, opts.maxSegment, scheme),
+    /**
+     * Longest L of one call with device inputs (host inputs are streamed in segments of the default).
+     * `forwardOnly`: for calls without `save` (inference, benchmarks), which may be longer where the
+     * whole-chunk kernels compute δ themselves; a forward that saves for a backward takes the default.
+     */
+    segmentLength: (bcStride = 2 * N, forwardOnly = false) => segmentLength(ED, N, T, bcStride, maxBindingBytes, opts.maxSegment, scheme, !(forwardOnly && leafChunk && fuseDelta)),
   };
 }

@@ -313,6 +313,65 @@ test('ref and cpu variants: gate: false is y before the gate, deltaSoftplus: fal
   }
 });
 
+(probe.ok ? test : test.skip)('webgpu: two channels per thread in the whole-chunk leaf and output (the model\'s scan, the plain variant, a saved tree; quads or single floats, with and without prefetch; partial last chunk) == reference; refused for odd ED', async (t) => {
+  const gpu = await getGpu('webgpu');
+  const a = randomArgs(47, 203, 10, 16, true);
+  const upload = deviceUploader(gpu);
+  const BC = new Float32Array(a.L * 2 * a.N);
+  for (let i = 0; i < a.L; i++) { BC.set(f32(a.B.subarray(i * a.N, (i + 1) * a.N)), i * 2 * a.N); BC.set(f32(a.C.subarray(i * a.N, (i + 1) * a.N)), i * 2 * a.N + a.N); }
+  const lin = linearArgs(a);
+  const common = {
+    L: a.L, ED: a.ED, N: a.N, u: await upload(f32(a.u)), A: await upload(f32(a.A)), D: await upload(f32(a.D)),
+    BC: await upload(BC), bcStride: 2 * a.N, bOffset: 0, cOffset: a.N, h0: await upload(f32(a.h0!)),
+  };
+  const model = { ...common, deltaRaw: await upload(f32(a.deltaRaw)), deltaBias: await upload(f32(a.deltaBias)), z: await upload(f32(a.z)) };
+  const plain = { ...common, deltaRaw: await upload(f32(lin.deltaRaw)), deltaBias: await upload(f32(lin.deltaBias)), gate: false, deltaSoftplus: false };
+  const ref = { model: selectiveScanRef(a), plain: selectiveScanRef(lin, { gate: false, deltaSoftplus: false }), y: selectiveScanRef(a, { gate: false }) };
+  const errs: Record<string, number> = {};
+  const both = { leaf: 2, out: 2 };
+  const sets: Array<[string, Parameters<typeof createSelectiveScanKernels>[1]]> = [
+    ['chunk 8, both', { ED: a.ED, N: a.N, replay: { channels: both } }],
+    ['chunk 12, leaf', { ED: a.ED, N: a.N, chunk: 12, replay: { channels: { leaf: 2 } } }],
+    ['chunk 8, output, single floats', { ED: a.ED, N: a.N, replay: { channels: { out: 2 }, quadLoads: false } }],
+    ['chunk 12, both, no prefetch', { ED: a.ED, N: a.N, chunk: 12, replay: { channels: both, prefetch: false } }],
+    // the plain variant's default: two in the output; and one there
+    ['chunk 8, default', { ED: a.ED, N: a.N }], ['chunk 8, output 1', { ED: a.ED, N: a.N, replay: { channels: { out: 1 } } }],
+  ];
+  const rows = Math.ceil(a.L / 8) * 8 * a.ED; // the saved y after the output's rows (chunk 8)
+  for (const [name, o] of sets) {
+    const k = createSelectiveScanKernels(gpu, o);
+    for (const [v, args] of [['model', model], ['plain', plain]] as const) {
+      const r = await k.run(args);
+      errs[`${name}, ${v} out`] = maxRelErr((await readFlat(r.out)).subarray(0, a.L * a.ED), ref[v].out);
+      errs[`${name}, ${v} hL`] = maxRelErr(await readFlat(r.hL), ref[v].hL);
+      (r.out as any).delete();
+      (r.hL as any).delete();
+    }
+    if (o.chunk === undefined) {
+      // saved for a backward: the output kernel also stores y before the gate
+      const r = await k.run(model, { save: true });
+      errs[`${name}, saved out`] = maxRelErr((await readFlat(r.out)).subarray(0, a.L * a.ED), ref.model.out);
+      errs[`${name}, saved y`] = maxRelErr((await readFlat(r.saved!.y)).subarray(rows, rows + a.L * a.ED), ref.y.out);
+      for (const h of [r.out, r.hL, ...Object.values(r.saved ?? {})]) if (h && typeof (h as any).delete === 'function') (h as any).delete();
+    }
+  }
+  t.log(`max rel err: ${fmt(errs)}`);
+  for (const [k, e] of Object.entries(errs)) t.true(e < TOLERANCE.forward, `${k}: ${e}`);
+  t.throws(() => createSelectiveScanKernels(gpu, { ED: 9, N: 16, replay: { channels: { out: 2 } } }), { instanceOf: RangeError, message: /even ED/ });
+  t.throws(() => createSelectiveScanKernels(gpu, { ED: 10, N: 16, replay: { channels: { leaf: 4 } } }), { instanceOf: RangeError, message: /channels\.leaf/ });
+});
+
+test('segment length: a device forward that computes δ in its whole-chunk kernels (no save) is not capped by the δ kernel\'s grid', (t) => {
+  const gpu = { mode: 'webgpu', createKernel: () => { throw new Error('not built'); } };
+  const k = createSelectiveScanKernels(gpu, { ED: 256, N: 16, chunk: 128, maxBindingBytes: 2 ** 31 - 4 });
+  // the δ kernel's grid: 524,280 rows; without it, one binding of (LS, ED) floats: ⌊2^29 / 32,768⌋ chunks
+  t.is(k.segmentLength(32), 4095 * 128);
+  t.is(k.segmentLength(32, true), 16383 * 128);
+  // with the δ kernel otherwise (fuseDelta false), or a binding that binds first, the same
+  t.is(createSelectiveScanKernels(gpu, { ED: 256, N: 16, chunk: 128, maxBindingBytes: 2 ** 31 - 4, replay: { fuseDelta: false } }).segmentLength(32, true), 4095 * 128);
+  t.is(createSelectiveScanKernels(gpu, { ED: 256, N: 16, chunk: 128, maxBindingBytes: 2 ** 27 }).segmentLength(32, true), 1024 * 128);
+});
+
 (probe.ok ? test : test.skip)('webgpu: packed B/C layouts (x_proj rows: stride and offsets) — quads where they are multiples of 4, single floats otherwise, saved tree included', async (t) => {
   const gpu = await getGpu('webgpu');
   const a = randomArgs(23, 157, 5, 16, true);
