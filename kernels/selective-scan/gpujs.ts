@@ -489,7 +489,8 @@ export function treeReplayQuadKernelSource(N: number): string {
  * - channels: two channels per thread (see the field).
  * On the H100 at 2^20, chunk 64: output 3.80 → 3.60 ms with quads, → 2.69 with both; the leaf 2.03 → 1.70
  * (docs/decisions/selective-scan.md, "Loads in flight"); quads in place: the plain scan's leaf 1.46 → 1.40 at
- * chunk 256; two channels: its output 2.14 → 2.01, the leaf 1.40 → 1.66 ("Two channels per thread").
+ * chunk 256; two channels: its output 2.14 → 2.01, the leaf 1.40 → 1.66 ("One segment, and what the whole-chunk
+ * kernels wait on").
  */
 export interface ChunkWalkVariant {
   fromRaw?: boolean; saveY?: boolean; quadBC?: boolean; prefetch?: boolean;

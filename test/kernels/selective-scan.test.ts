@@ -237,6 +237,20 @@ function linearArgs(a: SelectiveScanArgs<Float64Array>): SelectiveScanArgs<Float
   const deltaRaw = a.deltaRaw.map((x, i) => softplus(x + a.deltaBias[i % a.ED]) - deltaBias[i % a.ED]);
   return { ...a, deltaRaw, deltaBias };
 }
+/**
+ * Device handles of a's inputs that every variant shares (B and C packed as (L, 2N) rows), the uploader, and
+ * linearArgs(a).
+ */
+async function deviceCommon(gpu: Awaited<ReturnType<typeof getGpu>>, a: SelectiveScanArgs<Float64Array>) {
+  const upload = deviceUploader(gpu);
+  const BC = new Float32Array(a.L * 2 * a.N);
+  for (let i = 0; i < a.L; i++) { BC.set(f32(a.B.subarray(i * a.N, (i + 1) * a.N)), i * 2 * a.N); BC.set(f32(a.C.subarray(i * a.N, (i + 1) * a.N)), i * 2 * a.N + a.N); }
+  const common = {
+    L: a.L, ED: a.ED, N: a.N, u: await upload(f32(a.u)), A: await upload(f32(a.A)), D: await upload(f32(a.D)),
+    BC: await upload(BC), bcStride: 2 * a.N, bOffset: 0, cOffset: a.N, h0: await upload(f32(a.h0!)),
+  };
+  return { upload, common, lin: linearArgs(a) };
+}
 const VARIANTS: Array<[string, ScanVariant]> = [['gate: false', { gate: false }], ['deltaSoftplus: false', { deltaSoftplus: false }], ['both', { gate: false, deltaSoftplus: false }]];
 
 test('ref and cpu variants: gate: false is y before the gate, deltaSoftplus: false takes raw + bias as δ (mamba_ssm z=None, delta_softplus=False)', (t) => {
@@ -265,14 +279,7 @@ test('ref and cpu variants: gate: false is y before the gate, deltaSoftplus: fal
 (probe.ok ? test : test.skip)('webgpu: gate: false (no z) and deltaSoftplus: false on device inputs == reference (chunks 8 and 12, quads or single floats, with and without prefetch); refused where the kernels do not run them', async (t) => {
   const gpu = await getGpu('webgpu');
   const a = randomArgs(43, 203, 9, 16, true);
-  const upload = deviceUploader(gpu);
-  const BC = new Float32Array(a.L * 2 * a.N);
-  for (let i = 0; i < a.L; i++) { BC.set(f32(a.B.subarray(i * a.N, (i + 1) * a.N)), i * 2 * a.N); BC.set(f32(a.C.subarray(i * a.N, (i + 1) * a.N)), i * 2 * a.N + a.N); }
-  const lin = linearArgs(a);
-  const common = {
-    L: a.L, ED: a.ED, N: a.N, u: await upload(f32(a.u)), A: await upload(f32(a.A)), D: await upload(f32(a.D)),
-    BC: await upload(BC), bcStride: 2 * a.N, bOffset: 0, cOffset: a.N, h0: await upload(f32(a.h0!)),
-  };
+  const { upload, common, lin } = await deviceCommon(gpu, a);
   const delta = {
     softplus: { deltaRaw: await upload(f32(a.deltaRaw)), deltaBias: await upload(f32(a.deltaBias)) },
     linear: { deltaRaw: await upload(f32(lin.deltaRaw)), deltaBias: await upload(f32(lin.deltaBias)) },
@@ -316,14 +323,7 @@ test('ref and cpu variants: gate: false is y before the gate, deltaSoftplus: fal
 (probe.ok ? test : test.skip)('webgpu: two channels per thread in the whole-chunk leaf and output (the model\'s scan, the plain variant, a saved tree; quads or single floats, with and without prefetch; partial last chunk) == reference; refused for odd ED', async (t) => {
   const gpu = await getGpu('webgpu');
   const a = randomArgs(47, 203, 10, 16, true);
-  const upload = deviceUploader(gpu);
-  const BC = new Float32Array(a.L * 2 * a.N);
-  for (let i = 0; i < a.L; i++) { BC.set(f32(a.B.subarray(i * a.N, (i + 1) * a.N)), i * 2 * a.N); BC.set(f32(a.C.subarray(i * a.N, (i + 1) * a.N)), i * 2 * a.N + a.N); }
-  const lin = linearArgs(a);
-  const common = {
-    L: a.L, ED: a.ED, N: a.N, u: await upload(f32(a.u)), A: await upload(f32(a.A)), D: await upload(f32(a.D)),
-    BC: await upload(BC), bcStride: 2 * a.N, bOffset: 0, cOffset: a.N, h0: await upload(f32(a.h0!)),
-  };
+  const { upload, common, lin } = await deviceCommon(gpu, a);
   const model = { ...common, deltaRaw: await upload(f32(a.deltaRaw)), deltaBias: await upload(f32(a.deltaBias)), z: await upload(f32(a.z)) };
   const plain = { ...common, deltaRaw: await upload(f32(lin.deltaRaw)), deltaBias: await upload(f32(lin.deltaBias)), gate: false, deltaSoftplus: false };
   const ref = { model: selectiveScanRef(a), plain: selectiveScanRef(lin, { gate: false, deltaSoftplus: false }), y: selectiveScanRef(a, { gate: false }) };
