@@ -866,6 +866,11 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
   // from 7.41 to 6.29 ms (docs/decisions/selective-scan.md)
   const leafChunk = chunkOut && (opts.replay?.leaf ?? 'chunk') === 'chunk';
   const fuseDelta = leafChunk && (opts.replay?.fuseDelta ?? true);
+  /**
+   * whether the whole-chunk kernels compute δ themselves, so that no δ kernel runs: by default, always for a
+   * linear δ, never when the forward saves δ for a backward (decides the kernels and the segment cap alike)
+   */
+  const fusesDelta = (linear: boolean, save: boolean) => leafChunk && (fuseDelta || linear) && !save;
   const quadLoads = leafChunk && N % 4 === 0 && (opts.replay?.quadLoads ?? true);
   const prefetch = leafChunk && (opts.replay?.prefetch ?? true);
   for (const [k, P] of Object.entries(opts.replay?.channels ?? {})) {
@@ -914,7 +919,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const qc = (n: number): Record<string, number> => ({ ...(q ? { BCS4: bc.BCS / 4, BO4: bc.BO / 4, CO4: bc.CO / 4 } : {}), ...(n > 1 ? { CH: ED / n } : {}) });
     const qs = (n: number) => `${q ? '4' : ''}${prefetch ? 'p' : ''}${n > 1 ? `c${n}` : ''}`;
     // δ fused into the leaf and the output (not when the backward takes δ from `save`)
-    const fused = (fuseDelta || linearDelta) && keep && !save;
+    const fused = fusesDelta(linearDelta, save) && keep;
     let delta: unknown = null;
     if (!fused) {
       const kd = kernel('delta', deltaKernel, [ED, LS], base, kinds(s.raw, s.bias), kept);
@@ -1090,7 +1095,7 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
     const LSmax = segmentLength(ED, N, T, bcs.BCS, maxBindingBytes, opts.maxSegment, scheme);
     if (device) {
       // no δ kernel where the whole-chunk kernels compute δ themselves (not with `save`): a longer segment
-      const LSdev = segmentLength(ED, N, T, bcs.BCS, maxBindingBytes, opts.maxSegment, scheme, !(leafChunk && (fuseDelta || a.deltaSoftplus === false) && !runOpts.save));
+      const LSdev = segmentLength(ED, N, T, bcs.BCS, maxBindingBytes, opts.maxSegment, scheme, !fusesDelta(a.deltaSoftplus === false, runOpts.save ?? false));
       if (L > LSdev) throw new RangeError(`selective scan: L=${L} exceeds one segment (${LSdev} tokens) for device inputs; stream it in calls carrying hL`);
       if (L < 1) throw new RangeError('selective scan: device inputs need L ≥ 1');
       const WC = windowChunks(a.window, L, T, scheme);
@@ -1126,6 +1131,6 @@ export function createSelectiveScanKernels(gpu: GpuJsLike, opts: GpuScanOptions)
      * `forwardOnly`: for calls without `save` (inference, benchmarks), which may be longer where the
      * whole-chunk kernels compute δ themselves; a forward that saves for a backward takes the default.
      */
-    segmentLength: (bcStride = 2 * N, forwardOnly = false) => segmentLength(ED, N, T, bcStride, maxBindingBytes, opts.maxSegment, scheme, !(forwardOnly && leafChunk && fuseDelta)),
+    segmentLength: (bcStride = 2 * N, forwardOnly = false) => segmentLength(ED, N, T, bcStride, maxBindingBytes, opts.maxSegment, scheme, !(forwardOnly && fusesDelta(false, false))),
   };
 }
